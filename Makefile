@@ -1,0 +1,45 @@
+# tickwire: every target creates what it needs (virtual environment, build) by itself.
+#   make demo   run the main job (a local demo; needs no network)
+#   make test   run every test: cargo test and pytest (what CI runs)
+#   make lint   clippy, mypy --strict on the example, stubtest on the built module
+#   make bench  compare tickwire with picows, websockets and aiohttp; cargo bench
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export VIRTUAL_ENV := $(abspath $(VENV))
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+.PHONY: demo test test-rust test-python lint bench build deps
+
+$(VENV)/.deps: requirements-dev.txt requirements-bench.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt -r requirements-bench.txt
+	touch $@
+
+deps: $(VENV)/.deps
+
+build: deps
+	$(VENV)/bin/maturin develop --release --quiet
+
+demo: build
+	$(PY) -m tickwire demo
+
+test-rust:
+	cargo test --quiet
+
+test-python: build
+	$(PY) -m pytest -q
+
+test: test-rust test-python
+
+lint: build
+	cargo clippy --all-targets --quiet -- -D warnings
+	cargo clippy --features python --quiet -- -D warnings
+	$(PY) -m mypy --strict examples/usage.py python/tickwire
+	$(PY) -m mypy.stubtest tickwire._core
+
+bench: build
+	cargo bench --bench read_path
+	$(PY) benches/compare.py

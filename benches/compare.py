@@ -1,0 +1,360 @@
+"""Compare tickwire with its Python peers (picows, websockets, aiohttp) on one machine.
+
+What is measured, each for every client, each run in a fresh client process:
+
+raw
+    Messages/s delivered to a Python callback that only counts them, from the client's "go"
+    to the server's sentinel after ``--messages`` Binance-shaped trade frames sent as fast as
+    TCP takes them; and the client process's CPU time per message (``getrusage(RUSAGE_SELF)``,
+    user+system, every thread included, so tickwire's Rust I/O thread is counted too).
+decoded
+    The same, with the callback decoding each message into a typed ``msgspec.Struct``.
+latency
+    Server-write-to-callback latency at a fixed ``--rate``: the server patches its
+    ``time.monotonic_ns()`` into each frame just before writing it, the callback subtracts it
+    from its own (CLOCK_MONOTONIC is system-wide). Percentiles after a warm-up.
+echo
+    Round-trip time of sequential small text messages through the server's echo mode.
+
+How: the firehose server (``benches/firehose.py``) runs in its own process pinned to one CPU
+and writes pre-encoded frames from a large buffer, so it needs a few percent of that CPU (its
+share is printed). Each client process is pinned to the other CPU, so every library gets the
+same single CPU for the event loop and any threads it starts. Clients on asyncio run on uvloop
+(``picows-asyncio`` is picows on the default loop, on request). Every callback is the same
+Python function shape; a library that hands over a frame object (picows) turns it into owned
+``bytes`` first, as the others do.
+
+Run: ``python benches/compare.py`` (add ``--quick`` for a smoke run, ``--json PATH`` to keep
+the results). Numbers vary between runs by a few percent, more on a busy machine: keep the
+machine otherwise idle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import multiprocessing
+import os
+import platform
+import shlex
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_clients  # noqa: E402
+import firehose  # noqa: E402
+
+DEFAULT_CLIENTS = ("tickwire", "picows", "websockets", "aiohttp")
+SCENARIOS = ("raw", "decoded", "latency", "echo")
+BASELINE = "picows"
+_SERVER_START_TIMEOUT_S = 15.0
+# Process start, imports and the closing handshake, on top of a scenario's own time limit.
+_PROCESS_OVERHEAD_S = 30.0
+_REAP_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class Column:
+    title: str
+    scenario: str
+    key: str
+    fmt: Callable[[float], str]
+
+
+def _rate(v: float) -> str:
+    return f"{v / 1000:,.0f}k"
+
+
+def _us(v: float) -> str:
+    return f"{v:,.1f}" if v < 100 else f"{v:,.0f}"
+
+
+def _cpu(v: float) -> str:
+    return f"{v:.2f}"
+
+
+COLUMNS = (
+    Column("raw msg/s", "raw", "msgs_per_s", _rate),
+    Column("decoded msg/s", "decoded", "msgs_per_s", _rate),
+    Column("CPU µs/msg", "raw", "cpu_us_per_msg", _cpu),
+    Column("lat p50 µs", "latency", "p50_us", _us),
+    Column("lat p99 µs", "latency", "p99_us", _us),
+    Column("echo p50 µs", "echo", "p50_us", _us),
+    Column("echo p99 µs", "echo", "p99_us", _us),
+)
+DETAIL_COLUMNS = (
+    Column("lat p99.9 µs", "latency", "p99.9_us", _us),
+    Column("lat max µs", "latency", "max_us", _us),
+    Column("echo p99.9 µs", "echo", "p99.9_us", _us),
+    Column("client CPU % (raw)", "raw", "cpu_share", lambda v: f"{100 * v:.0f}"),
+    Column("server CPU % (raw)", "raw", "server_cpu_share", lambda v: f"{100 * v:.0f}"),
+)
+
+
+# -- command line -------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", default=",".join(DEFAULT_CLIENTS), help=f"comma-separated, from {', '.join(bench_clients.CLIENTS)}; or 'all'")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS), help=f"comma-separated, from {', '.join(SCENARIOS)}")
+    parser.add_argument("--messages", type=int, default=1_000_000, help="messages per throughput run")
+    parser.add_argument("--rate", type=int, default=10_000, help="messages/s in the latency run")
+    parser.add_argument("--latency-seconds", type=float, default=5.0, help="measured seconds of the latency run")
+    parser.add_argument("--latency-warmup", type=float, default=0.5, help="seconds of the latency run discarded first")
+    parser.add_argument("--echo-count", type=int, default=20_000, help="round trips in the echo run")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 100k messages, 1 s latency, 2k echoes")
+    parser.add_argument("--server-cpu", type=int, default=0)
+    parser.add_argument("--client-cpu", type=int, default=1)
+    parser.add_argument("--stall-timeout", type=float, default=10.0, help="seconds without progress before a run fails")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.messages, args.latency_seconds, args.echo_count = 100_000, 1.0, 2_000
+    args.clients = list(bench_clients.CLIENTS) if args.clients == "all" else _split(args.clients, bench_clients.CLIENTS, parser)
+    args.scenarios = _split(args.scenarios, SCENARIOS, parser)
+    if min(args.messages, args.rate, args.echo_count) <= 0 or args.latency_seconds <= 0:
+        parser.error("counts, rate and durations must be positive")
+    return args
+
+
+def _split(value: str, allowed: Any, parser: argparse.ArgumentParser) -> list[str]:
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [n for n in names if n not in allowed]
+    if unknown or not names:
+        parser.error(f"unknown or empty selection {unknown or value!r}; choose from {', '.join(allowed)}")
+    return names
+
+
+def scenario_params(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """What each client process needs for each scenario, including its own time limit."""
+    common = {
+        "messages": args.messages,
+        "rate": args.rate,
+        "latency_seconds": args.latency_seconds,
+        "latency_warmup_s": args.latency_warmup,
+        "echo_count": args.echo_count,
+        "echo_warmup": min(1000, args.echo_count // 10),
+        "stall_s": args.stall_timeout,
+    }
+    # Generous: a limit only has to end a run that creeps along without quite stalling.
+    limits = {
+        "raw": 30 + args.messages / 10_000,
+        "decoded": 30 + args.messages / 10_000,
+        "latency": 30 + 2 * (args.latency_seconds + args.latency_warmup),
+        "echo": 30 + args.echo_count / 1_000,
+    }
+    return {s: {**common, "limit_s": limits[s]} for s in SCENARIOS}
+
+
+# -- environment --------------------------------------------------------------------------------
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def tickwire_version() -> str:
+    """Without importing tickwire: the orchestrator must not depend on the built core."""
+    installed = _version("tickwire")
+    if installed != "not installed":
+        return installed
+    cores = sorted((Path(__file__).resolve().parent.parent / "python" / "tickwire").glob("_core*.so"))
+    return f"source tree, {cores[0].name}" if cores else "source tree, _core not built"
+
+
+def environment(args: argparse.Namespace) -> dict[str, Any]:
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), "?")
+    return {
+        "command": shlex.join([sys.executable, *sys.argv]),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_model": model,
+        "cpus_available": sorted(os.sched_getaffinity(0)),
+        "loadavg": os.getloadavg(),
+        "server_cpu": args.server_cpu,
+        "client_cpu": args.client_cpu,
+        "versions": {
+            "tickwire": tickwire_version(),
+            **{p: _version(p) for p in ("picows", "aiofastnet", "websockets", "aiohttp", "uvloop", "msgspec")},
+        },
+    }
+
+
+def print_header(env: dict[str, Any], args: argparse.Namespace) -> None:
+    print(f"command:  {env['command']}")
+    print(f"machine:  {env['cpu_model']}, CPUs {env['cpus_available']}, {env['platform']}, load {' '.join(f'{x:.2f}' for x in env['loadavg'])}")
+    print(f"pinning:  firehose server on CPU {args.server_cpu}; each client process (all its threads) on CPU {args.client_cpu}")
+    print(f"python:   {env['python']}; " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()))
+    print(
+        f"runs:     {args.messages:,} messages per throughput run; latency {args.rate:,} msg/s for "
+        f"{args.latency_seconds:g} s after {args.latency_warmup:g} s warm-up; {args.echo_count:,} echoes"
+    )
+    if env["loadavg"][0] > 0.5:
+        print(f"warning:  load average {env['loadavg'][0]:.2f}: something else is running, numbers will be noisy")
+    print(flush=True)
+
+
+# -- processes ----------------------------------------------------------------------------------
+
+
+def _reap(process: multiprocessing.process.BaseProcess) -> None:
+    """Make sure ``process`` is gone: wait briefly, then terminate, then kill (by its PID)."""
+    process.join(_REAP_TIMEOUT_S)
+    if process.is_alive():
+        process.terminate()
+        process.join(_REAP_TIMEOUT_S)
+    if process.is_alive():
+        process.kill()
+        process.join(_REAP_TIMEOUT_S)
+
+
+class FirehoseServer:
+    """The server process, started pinned to ``cpu``; stopped and reaped by :meth:`stop`."""
+
+    def __init__(self, ctx: Any, cpu: int) -> None:
+        self._control, child = ctx.Pipe()
+        self.process = ctx.Process(target=firehose.serve_in_process, args=(child, cpu), name="firehose", daemon=True)
+        self.process.start()
+        child.close()
+        if not self._control.poll(_SERVER_START_TIMEOUT_S):
+            raise RuntimeError(f"firehose server did not start within {_SERVER_START_TIMEOUT_S:.0f} s")
+        try:
+            status, self.port = self._control.recv()
+        except EOFError:
+            raise RuntimeError(f"firehose server exited during start-up (exit code {self.process.exitcode})") from None
+        assert status == "ready"
+
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    def stop(self) -> None:
+        try:
+            self._control.send("stop")
+        except OSError:
+            pass  # already gone
+        _reap(self.process)
+        self._control.close()
+
+
+def run_client(ctx: Any, name: str, scenario: str, port: int, params: dict[str, Any], cpu: int) -> dict[str, Any]:
+    """One client process for one scenario; always returns a result dict, never hangs."""
+    receiver, child = ctx.Pipe(duplex=False)
+    process = ctx.Process(target=bench_clients.client_process, args=(child, name, scenario, port, params, cpu), name=f"{name}-{scenario}", daemon=True)
+    timeout = params["limit_s"] + _PROCESS_OVERHEAD_S
+    try:
+        process.start()
+        child.close()
+        if not receiver.poll(timeout):
+            return {"ok": False, "error": f"no result within {timeout:.0f} s; process killed"}
+        try:
+            return receiver.recv()  # type: ignore[no-any-return]
+        except EOFError:
+            process.join(_REAP_TIMEOUT_S)
+            return {"ok": False, "error": f"client process died without a result (exit code {process.exitcode})"}
+    finally:
+        _reap(process)
+        receiver.close()
+
+
+def summary(result: dict[str, Any], scenario: str) -> str:
+    if not result["ok"]:
+        return "FAILED: " + result["error"].splitlines()[0]
+    if scenario in ("raw", "decoded"):
+        return f"{result['msgs_per_s']:>12,.0f} msg/s  {result['cpu_us_per_msg']:.2f} µs CPU/msg"
+    return f"p50 {result['p50_us']:.1f} µs  p99 {result['p99_us']:.1f} µs  max {result['max_us']:.0f} µs"
+
+
+def run_all(args: argparse.Namespace) -> dict[str, dict[str, dict[str, Any]]]:
+    ctx = multiprocessing.get_context("spawn")
+    params = scenario_params(args)
+    results: dict[str, dict[str, dict[str, Any]]] = {c: {} for c in args.clients}
+    server = FirehoseServer(ctx, args.server_cpu)
+    try:
+        print(f"firehose server pid {server.process.pid} on ws://127.0.0.1:{server.port}/", flush=True)
+        for scenario in args.scenarios:
+            for name in args.clients:
+                if not server.alive():
+                    raise RuntimeError(f"firehose server died (exit code {server.process.exitcode})")
+                result = run_client(ctx, name, scenario, server.port, params[scenario], args.client_cpu)
+                results[name][scenario] = result
+                print(f"  {scenario:<8} {name:<15} {summary(result, scenario)}", flush=True)
+    finally:
+        server.stop()
+    return results
+
+
+# -- report -------------------------------------------------------------------------------------
+
+
+def _cell(results: dict[str, dict[str, dict[str, Any]]], name: str, col: Column, with_ratio: bool) -> str:
+    result = results[name].get(col.scenario)
+    if result is None:
+        return "-"
+    if not result["ok"]:
+        return "FAILED"
+    value = result.get(col.key)
+    if value is None:
+        return "-"
+    text = col.fmt(value)
+    base = results.get(BASELINE, {}).get(col.scenario)
+    if with_ratio and base is not None and base["ok"] and base.get(col.key):
+        text += f" ({value / base[col.key]:.2f}x)"
+    return text
+
+
+def render_table(results: dict[str, dict[str, dict[str, Any]]], columns: tuple[Column, ...], with_ratio: bool) -> str:
+    shown = [c for c in columns if any(c.scenario in r for r in results.values())]
+    rows = [["client", *(c.title for c in shown)]]
+    rows += [[name, *(_cell(results, name, c, with_ratio) for c in shown)] for name in results]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def print_report(results: dict[str, dict[str, dict[str, Any]]]) -> None:
+    print()
+    print(render_table(results, COLUMNS, with_ratio=True))
+    if BASELINE in results:
+        print(f"(ratio = value / {BASELINE}'s: above 1.00x is better for msg/s, worse for CPU and µs)")
+    print()
+    print(render_table(results, DETAIL_COLUMNS, with_ratio=False))
+    failures = [(n, s, r) for n, by_s in results.items() for s, r in by_s.items() if not r["ok"]]
+    if failures:
+        print("\nfailures:")
+        for name, scenario, result in failures:
+            print(f"  {name} / {scenario}: {result['error']}")
+    print(flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    cpus = os.sched_getaffinity(0)
+    if not {args.server_cpu, args.client_cpu} <= cpus:
+        print(f"error: CPUs {args.server_cpu} and {args.client_cpu} are not both available (have {sorted(cpus)})", file=sys.stderr)
+        return 2
+    env = environment(args)
+    print_header(env, args)
+    started = time.monotonic()
+    results = run_all(args)
+    print_report(results)
+    env["loadavg_after"] = os.getloadavg()
+    print(f"total {time.monotonic() - started:.0f} s; load average now {' '.join(f'{x:.2f}' for x in env['loadavg_after'])}")
+    if args.json is not None:
+        args.json.write_text(json.dumps({"environment": env, "params": scenario_params(args), "results": results}, indent=2) + "\n")
+        print(f"results written to {args.json}")
+    return 0 if all(r["ok"] for by_s in results.values() for r in by_s.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

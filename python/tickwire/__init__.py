@@ -1,0 +1,47 @@
+"""tickwire: market data from crypto-exchange WebSockets into Python strategies, through a Rust core.
+
+The public API lives here; ``tickwire._core`` is the compiled core and not for direct use.
+"""
+
+from __future__ import annotations
+
+from .client import (
+    DEFAULT_MAX_FRAME_SIZE,
+    DEFAULT_MAX_MESSAGE_SIZE,
+    DEFAULT_MAX_QUEUE,
+    DEFAULT_READ_BUFFER_SIZE,
+    Connection,
+    MessageCallback,
+    State,
+    connect,
+)
+from .exceptions import (
+    ConnectionClosed,
+    HandshakeError,
+    NetworkError,
+    ProtocolError,
+    TickwireError,
+    TickwireTimeoutError,
+    TlsError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_MAX_FRAME_SIZE",
+    "DEFAULT_MAX_MESSAGE_SIZE",
+    "DEFAULT_MAX_QUEUE",
+    "DEFAULT_READ_BUFFER_SIZE",
+    "Connection",
+    "ConnectionClosed",
+    "HandshakeError",
+    "MessageCallback",
+    "NetworkError",
+    "ProtocolError",
+    "State",
+    "TickwireError",
+    "TickwireTimeoutError",
+    "TlsError",
+    "__version__",
+    "connect",
+]

@@ -1,0 +1,320 @@
+"""One WebSocket client connection: :func:`connect` and :class:`Connection`.
+
+The socket lives on tickwire's Rust I/O thread, which reads frames into a bounded queue and wakes
+the asyncio loop through one file descriptor when the queue goes from empty to non-empty. Python
+is entered once per wake-up, however many messages are waiting: ``recv()`` pops them one by one
+without suspending, and an ``on_message`` callback receives the whole batch in one call into
+Rust. Callbacks run on the asyncio loop's thread, so they may call any asyncio API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any, Final
+
+from . import _core
+from .exceptions import NORMAL_CLOSE_CODES, ConnectionClosed
+
+__all__ = [
+    "DEFAULT_MAX_FRAME_SIZE",
+    "DEFAULT_MAX_MESSAGE_SIZE",
+    "DEFAULT_MAX_QUEUE",
+    "DEFAULT_READ_BUFFER_SIZE",
+    "Connection",
+    "MessageCallback",
+    "State",
+    "connect",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Largest incoming message accepted, in bytes; a bigger one fails the connection with close 1009.
+DEFAULT_MAX_MESSAGE_SIZE: Final = 16 * 1024 * 1024
+#: Largest incoming frame payload accepted, in bytes.
+DEFAULT_MAX_FRAME_SIZE: Final = 16 * 1024 * 1024
+#: Messages the queue to Python holds before the I/O thread stops reading the socket.
+DEFAULT_MAX_QUEUE: Final = 65_536
+#: Bytes one socket read may take; see :meth:`Connection.set_read_buffer_capacity`.
+DEFAULT_READ_BUFFER_SIZE: Final = 256 * 1024
+
+#: A callback given to :meth:`Connection.on_message`; its return value is ignored.
+MessageCallback = Callable[[str | bytes], object]
+
+
+class State(str, enum.Enum):
+    """Where a connection is in its life; compare with the members or with their string values."""
+
+    DISCONNECTED = "disconnected"
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    CLOSING = "closing"
+    CLOSED = "closed"
+    ERROR = "error"
+
+
+async def connect(
+    url: str,
+    *,
+    nodelay: bool = True,
+    recv_buffer: int | None = None,
+    send_buffer: int | None = None,
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+    max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
+    headers: Mapping[str, str] | None = None,
+    ca_file: str | None = None,
+    open_timeout: float = 10.0,
+    close_timeout: float = 10.0,
+    max_queue: int = DEFAULT_MAX_QUEUE,
+    read_buffer_size: int = DEFAULT_READ_BUFFER_SIZE,
+) -> Connection:
+    """Open a WebSocket connection to ``url`` (``ws://`` or ``wss://``).
+
+    Per-message deflate is never offered, so frames reach the parser as they left the server.
+
+    Args:
+        url: The ``ws://`` or ``wss://`` URL to connect to.
+        nodelay: Set ``TCP_NODELAY`` so small writes leave at once (default ``True``).
+        recv_buffer: ``SO_RCVBUF`` in bytes; ``None`` keeps the kernel's default.
+        send_buffer: ``SO_SNDBUF`` in bytes; ``None`` keeps the kernel's default.
+        max_message_size: Largest incoming message in bytes (default 16 MiB); a larger one
+            fails the connection with close code 1009.
+        max_frame_size: Largest incoming frame payload in bytes (default 16 MiB).
+        headers: Extra HTTP headers for the opening handshake.
+        ca_file: A PEM file of CA certificates trusted for ``wss://`` in addition to the
+            bundled Mozilla roots.
+        open_timeout: Seconds allowed for DNS, TCP, TLS and the upgrade together (default 10).
+        close_timeout: Seconds the closing handshake may take before the TCP connection is
+            dropped (default 10).
+        max_queue: Messages the queue to Python holds (default 65,536). When it is full the
+            I/O thread stops reading the socket until Python catches up, so TCP pushes back on
+            the sender; nothing is dropped, and ``stats()["queue_full_events"]`` counts each time.
+        read_buffer_size: Bytes one socket read may take (default 256 KiB).
+
+    Returns:
+        The open connection, in state ``connected``.
+
+    Raises:
+        NetworkError: The host did not resolve or could not be reached.
+        TlsError: The TLS handshake or certificate check failed.
+        HandshakeError: The server answered the upgrade with an HTTP error (see ``status``).
+        TickwireTimeoutError: Opening took longer than ``open_timeout``.
+        ValueError: An option or the URL is invalid.
+    """
+    loop = asyncio.get_running_loop()
+    core = await _core.connect(
+        url,
+        nodelay=nodelay,
+        recv_buffer=recv_buffer,
+        send_buffer=send_buffer,
+        max_message_size=max_message_size,
+        max_frame_size=max_frame_size,
+        headers=list(headers.items()) if headers else [],
+        ca_file=ca_file,
+        open_timeout=open_timeout,
+        close_timeout=close_timeout,
+        max_queue=max_queue,
+        read_buffer_size=read_buffer_size,
+    )
+    return Connection(core, loop)
+
+
+class Connection:
+    """An open WebSocket client connection; made by :func:`connect`, not directly.
+
+    Read it with ``await recv()`` or ``async for message in conn``, or hand every message to a
+    callback with :meth:`on_message`. Text frames arrive as ``str``, binary frames as ``bytes``.
+    """
+
+    __slots__ = ("_callback", "_closed", "_core", "_loop", "_reading", "_waiter")
+
+    def __init__(self, core: _core.Connection, loop: asyncio.AbstractEventLoop) -> None:
+        self._core = core
+        self._loop = loop
+        self._callback: MessageCallback | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._closed: asyncio.Future[None] = loop.create_future()
+        self._reading = True
+        loop.add_reader(core.fileno(), self._on_wake)
+
+    def __repr__(self) -> str:
+        return f"<tickwire.Connection {self._core.url} {self._core.state}>"
+
+    @property
+    def url(self) -> str:
+        """The URL this connection was opened with."""
+        return self._core.url
+
+    @property
+    def state(self) -> State:
+        """The connection's current :class:`State`."""
+        return State(self._core.state)
+
+    @property
+    def close_code(self) -> int | None:
+        """The close code once the connection is closed, else ``None``."""
+        return self._core.close_code
+
+    @property
+    def close_reason(self) -> str | None:
+        """The close reason once the connection is closed, else ``None``."""
+        return self._core.close_reason
+
+    async def send(self, data: str | bytes | bytearray | memoryview) -> None:
+        """Send one message: ``str`` as a text frame, bytes-like as a binary frame, as it is.
+
+        Returns once the message is queued for the I/O thread, which writes queued messages
+        together; waits only while that queue is full.
+
+        Raises:
+            ConnectionClosed: The connection is closing or closed.
+            TypeError: ``data`` is neither ``str`` nor bytes-like.
+        """
+        if not self._core.try_send(data):
+            await self._core.send_wait(data)
+
+    async def recv(self) -> str | bytes:
+        """Return the next message, waiting for one if none is queued.
+
+        Raises:
+            ConnectionClosed: The connection closed and every message before the close has
+                been returned; ``code`` and ``reason`` say how it closed.
+            RuntimeError: A callback is set with :meth:`on_message`, or another coroutine is
+                already waiting in ``recv()``.
+        """
+        if self._callback is not None:
+            raise RuntimeError("recv() cannot be used while an on_message() callback is set")
+        if self._waiter is not None:
+            raise RuntimeError("another coroutine is already waiting in recv()")
+        core = self._core
+        while True:
+            message = core.try_recv()
+            if message is not None:
+                return message
+            waiter = self._loop.create_future()
+            self._waiter = waiter
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+
+    def __aiter__(self) -> Connection:
+        return self
+
+    async def __anext__(self) -> str | bytes:
+        """Return the next message; iteration ends after a normal close (1000 or 1001).
+
+        Raises:
+            ConnectionClosed: The connection closed with any other code.
+        """
+        try:
+            return await self.recv()
+        except ConnectionClosed as closed:
+            if closed.code in NORMAL_CLOSE_CODES:
+                raise StopAsyncIteration from None
+            raise
+
+    def on_message(self, callback: MessageCallback | None) -> None:
+        """Deliver every message to ``callback`` on the asyncio loop's thread, in order.
+
+        All messages queued at a wake-up are delivered in one pass through Rust, entering
+        Python once per batch rather than once per message; on a quiet stream each batch holds
+        one message, so nothing waits for a batch to fill. An exception raised by the callback
+        goes to the loop's exception handler (logged by default), is counted in
+        ``stats()["callback_errors"]``, and delivery goes on with the next message.
+
+        While the callback runs the I/O thread keeps reading into the bounded queue and keeps
+        answering pings. Pass ``None`` to go back to ``recv()``.
+        """
+        self._callback = callback
+        if callback is not None and self._reading:
+            # Messages queued before the callback was set must not wait for the next wake-up.
+            self._loop.call_soon(self._on_wake)
+
+    async def wait_closed(self) -> None:
+        """Wait until the connection is closed, however it closes; never raises for the close."""
+        await asyncio.shield(self._closed)
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the connection with a closing handshake and wait until it is done.
+
+        After ``close_timeout`` seconds without the peer's answer the TCP connection is dropped.
+        Calling it on a closed connection does nothing.
+
+        Raises:
+            ValueError: ``code`` may not be sent (RFC 6455 §7.4) or ``reason`` exceeds 123 bytes.
+        """
+        await self._core.close(code, reason)
+        await self.wait_closed()
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for monitoring, read without stopping the connection.
+
+        Keys: ``state``; ``messages_in``, ``bytes_in``, ``messages_out``, ``bytes_out``;
+        ``connect_time_ns`` (how long opening took); ``connected_at_ns`` and
+        ``last_message_ns`` (``time.monotonic_ns()`` clock, ``None`` before the first message);
+        ``queue_len`` and ``queue_capacity``; ``queue_full_events`` (times the I/O thread found
+        the queue full and paused reading: the lag counter) and ``queue_full_ns`` (time spent so
+        paused); ``messages_delivered``, ``batches_delivered``, ``callback_errors``;
+        ``read_buffer_capacity``.
+        """
+        return self._core.stats()
+
+    def set_read_buffer_capacity(self, capacity: int) -> None:
+        """Set how many bytes one socket read may take, from the next read on.
+
+        Larger reads mean fewer system calls on a busy stream; smaller ones use less memory.
+
+        Raises:
+            ValueError: ``capacity`` is below 4096 or above 64 MiB.
+        """
+        self._core.set_read_buffer_capacity(capacity)
+
+    async def __aenter__(self) -> Connection:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def _on_wake(self) -> None:
+        """Reader callback of the wake-up descriptor: one Python entry per batch."""
+        if not self._reading:
+            return
+        callback = self._callback
+        if callback is not None:
+            try:
+                drained = self._core.dispatch(callback)
+            except BaseException:
+                # dispatch() re-arms the wake-up before raising, so the rest follows.
+                if self._core.terminated and self._core.queue_len() == 0:
+                    self._finish()
+                raise
+            if drained:
+                self._finish()
+            return
+        self._core.clear_wake()
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        if self._core.terminated:
+            # Nothing will be queued any more: recv() now returns what is left, then raises.
+            self._finish()
+
+    def _finish(self) -> None:
+        if self._reading:
+            self._reading = False
+            self._loop.remove_reader(self._core.fileno())
+        if not self._closed.done():
+            self._closed.set_result(None)
+
+    def __del__(self) -> None:
+        if getattr(self, "_reading", False) and not self._loop.is_closed():
+            self._loop.remove_reader(self._core.fileno())

@@ -1,0 +1,27 @@
+//! tickwire's Rust core: market-data WebSocket connections that feed Python without letting
+//! Python stall the network.
+//!
+//! Table of contents:
+//! - [`config`]: what a connection is opened with, and its defaults.
+//! - [`transport`]: DNS, TCP socket options, TLS, and the reusable read buffer.
+//! - [`conn`]: one connection: its state, counters, reader and writer tasks, and the bounded
+//!   inbox that hands messages to the consumer (Python) with one wake-up per batch.
+//! - [`runtime`]: the process-wide tokio runtime that runs every connection.
+//! - [`error`]: the one error type, carrying its cause.
+//! - [`clock`]: monotonic nanoseconds on the clock Python's `time.monotonic_ns()` reads.
+//!
+//! The PyO3 glue lives in `python/`, compiled only with the `python` feature.
+
+pub mod clock;
+pub mod config;
+pub mod conn;
+pub mod error;
+pub mod runtime;
+pub mod transport;
+
+#[cfg(feature = "python")]
+mod python;
+
+pub use config::ConnectConfig;
+pub use conn::{CloseInfo, ConnState, Connection, Inbound, StatsSnapshot};
+pub use error::{Error, Result};

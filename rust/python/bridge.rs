@@ -1,0 +1,58 @@
+//! Received messages → Python objects: the only crossing from the I/O side into Python.
+//!
+//! It runs on the asyncio loop's thread, entered once per wake-up: [`dispatch`] turns every
+//! queued message (up to [`DISPATCH_LIMIT`]) into `str` or `bytes` and calls the callback with
+//! each, inside that one entry. The I/O tasks never get here.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString};
+
+use crate::conn::{Connection, Drained, Inbound};
+
+/// Most messages handed over in one loop turn, so a firehose cannot starve the asyncio loop;
+/// the rest follow on the next turn.
+pub const DISPATCH_LIMIT: usize = 2048;
+
+/// A received message as the Python object users get: text → `str`, binary → `bytes`.
+pub fn to_python<'py>(py: Python<'py>, message: &Inbound) -> Bound<'py, PyAny> {
+    match message {
+        Inbound::Text(text) => PyString::new(py, text.as_str()).into_any(),
+        Inbound::Binary(data) => PyBytes::new(py, data).into_any(),
+    }
+}
+
+/// Delivers queued messages to `callback`; returns whether the connection has ended with every
+/// message delivered.
+///
+/// # Errors
+/// The callback's exception, after counting it; the messages behind it stay queued and a
+/// wake-up is left pending for them.
+pub fn dispatch(py: Python<'_>, connection: &Connection, callback: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let outcome = connection.drain(DISPATCH_LIMIT, |message| callback.call1((to_python(py, &message),)).map(drop));
+    match outcome {
+        Drained::Done { .. } => Ok(connection.is_drained()),
+        Drained::Failed { error, .. } => {
+            connection.count_callback_error();
+            Err(error)
+        }
+    }
+}
+
+/// The next message, `None` when none is waiting (the wake-up is then armed).
+///
+/// # Errors
+/// `ConnectionClosed` (or `ProtocolError`) once the connection has ended and every message
+/// has been taken.
+pub fn try_recv<'py>(py: Python<'py>, connection: &Connection) -> PyResult<Option<Bound<'py, PyAny>>> {
+    if let Some(message) = connection.try_recv() {
+        return Ok(Some(to_python(py, &message)));
+    }
+    if !connection.inbox().is_finished() {
+        return Ok(None);
+    }
+    // Finished: everything was queued before the flag was set, so one more look is final.
+    match connection.try_recv() {
+        Some(message) => Ok(Some(to_python(py, &message))),
+        None => Err(connection.closed_error().into()),
+    }
+}

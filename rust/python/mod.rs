@@ -1,0 +1,25 @@
+//! All PyO3 code: the compiled module `tickwire._core`. Nothing outside this folder imports
+//! pyo3. The public Python API is the `tickwire` package, which wraps these handles.
+//!
+//! - [`connection`]: the `Connection` handle and `connect()`.
+//! - [`bridge`]: the one place where received messages become Python objects, in batches.
+//! - [`errors`]: the one mapping from [`crate::Error`] to the classes of `tickwire.exceptions`.
+
+mod bridge;
+mod connection;
+mod errors;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+#[pyo3(name = "_core")]
+fn core_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    let runtime = crate::runtime::runtime()?;
+    // Err only when a runtime was already installed, which is then this same one.
+    let _ = pyo3_async_runtimes::tokio::init_with_runtime(runtime);
+    module.add_class::<connection::PyConnection>()?;
+    module.add_function(wrap_pyfunction!(connection::connect, module)?)?;
+    module.add("DISPATCH_LIMIT", bridge::DISPATCH_LIMIT)?;
+    module.add("WAKE_EVERY_MESSAGES", crate::conn::WAKE_EVERY_MESSAGES)?;
+    Ok(())
+}
