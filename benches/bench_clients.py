@@ -91,6 +91,10 @@ class Client:
     def version(self) -> str:
         return importlib.metadata.version(self.package)
 
+    def details(self) -> dict[str, Any]:
+        """Library-specific counters worth keeping with the result, read after the run."""
+        return {}
+
 
 def import_tickwire() -> Any:
     """``import tickwire``, from the repository's python/ directory if it is not installed."""
@@ -130,6 +134,11 @@ class TickwireClient(Client):
 
     async def close(self) -> None:
         await self._conn.close()
+
+    def details(self) -> dict[str, Any]:
+        stats = self._conn.stats()
+        keys = ("messages_delivered", "batches_delivered", "queue_full_events", "queue_full_ns", "callback_errors")
+        return {k: stats[k] for k in keys if k in stats}
 
     def version(self) -> str:
         core = getattr(self._tickwire, "_core", None)
@@ -444,6 +453,7 @@ def _scenario(name: str, client: Client, port: int, p: dict[str, Any]) -> Awaita
 async def _run(client: Client, scenario: str, port: int, params: dict[str, Any]) -> dict[str, Any]:
     try:
         result = await _scenario(scenario, client, port, params)
+        result["details"] = client.details()
     finally:
         try:
             await asyncio.wait_for(client.close(), _CLOSE_TIMEOUT_S)

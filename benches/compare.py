@@ -6,7 +6,9 @@ raw
     Messages/s delivered to a Python callback that only counts them, from the client's "go"
     to the server's sentinel after ``--messages`` Binance-shaped trade frames sent as fast as
     TCP takes them; and the client process's CPU time per message (``getrusage(RUSAGE_SELF)``,
-    user+system, every thread included, so tickwire's Rust I/O thread is counted too).
+    user+system, every thread included, so tickwire's Rust I/O thread is counted too). The
+    clock starts when the callback is installed and "go" is sent, not at the first message, so
+    nothing a library buffers before its first callback escapes the measurement.
 decoded
     The same, with the callback decoding each message into a typed ``msgspec.Struct``.
 latency
@@ -57,6 +59,8 @@ _SERVER_START_TIMEOUT_S = 15.0
 # Process start, imports and the closing handshake, on top of a scenario's own time limit.
 _PROCESS_OVERHEAD_S = 30.0
 _REAP_TIMEOUT_S = 5.0
+# A raw run should keep the client's CPU saturated; below this something else got in the way.
+_MIN_CPU_SHARE = 0.9
 
 
 @dataclass(frozen=True)
@@ -270,8 +274,13 @@ def summary(result: dict[str, Any], scenario: str) -> str:
     if not result["ok"]:
         return "FAILED: " + result["error"].splitlines()[0]
     if scenario in ("raw", "decoded"):
-        return f"{result['msgs_per_s']:>12,.0f} msg/s  {result['cpu_us_per_msg']:.2f} µs CPU/msg"
-    return f"p50 {result['p50_us']:.1f} µs  p99 {result['p99_us']:.1f} µs  max {result['max_us']:.0f} µs"
+        text = f"{result['msgs_per_s']:>12,.0f} msg/s  {result['cpu_us_per_msg']:.2f} µs CPU/msg  {100 * result['cpu_share']:.0f}% CPU"
+    else:
+        text = f"p50 {result['p50_us']:.1f} µs  p99 {result['p99_us']:.1f} µs  max {result['max_us']:.0f} µs"
+    details = result.get("details", {})
+    if details.get("batches_delivered"):
+        text += f"  ({details['messages_delivered'] / details['batches_delivered']:.1f} msgs/batch)"
+    return text
 
 
 def run_all(args: argparse.Namespace) -> dict[str, dict[str, dict[str, Any]]]:
@@ -329,6 +338,12 @@ def print_report(results: dict[str, dict[str, dict[str, Any]]]) -> None:
         print(f"(ratio = value / {BASELINE}'s: above 1.00x is better for msg/s, worse for CPU and µs)")
     print()
     print(render_table(results, DETAIL_COLUMNS, with_ratio=False))
+    starved = [n for n, by_s in results.items() if by_s.get("raw", {}).get("cpu_share", 1.0) < _MIN_CPU_SHARE]
+    if starved:
+        print(
+            f"\nwarning: {', '.join(starved)} used under {100 * _MIN_CPU_SHARE:.0f}% of a CPU in the raw run: "
+            "another process took CPU time, or the client waited on the server; rerun on an idle machine"
+        )
     failures = [(n, s, r) for n, by_s in results.items() for s, r in by_s.items() if not r["ok"]]
     if failures:
         print("\nfailures:")

@@ -167,9 +167,14 @@ class _PeerServer:
         if exc is None:
             self.stop()
         else:
-            # Don't mask the test's own failure with the server's.
+            # Don't mask the test's own failure with the server's; attach the server's to it.
             with contextlib.suppress(Exception):
                 self.stop()
+            self._note_errors(exc)
+
+    def _note_errors(self, exc: BaseException) -> None:
+        for error in self.errors:
+            exc.add_note(f"peer server handler failed too: {error!r}")
 
     # Asynchronous use, from a test: the test's loop stays responsive while the server starts
     # and stops (stopping may include closing handshakes with the client under test).
@@ -192,6 +197,8 @@ class _PeerServer:
             await asyncio.to_thread(self._thread.stop)
         if exc is None:
             self._raise_errors()
+        else:
+            self._note_errors(exc)
 
     def run(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         """Schedule ``coro`` on the server's loop (e.g. to act on a connection from the test)."""

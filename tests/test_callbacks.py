@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import itertools
 import threading
 import time
 from typing import Any
@@ -184,7 +185,10 @@ async def test_blocked_callback_does_not_stop_pings() -> None:
     report: concurrent.futures.Future[tuple[list[float], int | None]] = concurrent.futures.Future()
 
     async def pinger(ws: ServerConnection, pong_times: list[float]) -> None:
-        while True:
+        # Keep data flowing too, so the I/O thread has to queue messages while the loop is
+        # blocked, and check each ping is answered within 2 s.
+        for n in itertools.count():
+            await ws.send(f"tick-{n}")
             pong = await ws.ping()
             await asyncio.wait_for(pong, 2)
             pong_times.append(time.monotonic())
@@ -230,14 +234,32 @@ async def test_blocked_callback_does_not_stop_pings() -> None:
 
         conn.on_message(callback)
         async with asyncio.timeout(block_seconds + 20):
-            await after.wait()
+            # Wait for "after", unless the server's side ends first (a ping went unanswered,
+            # or the keepalive closed the connection): then fail with what the server saw.
+            reported = asyncio.wrap_future(report)
+            got_after = asyncio.create_task(after.wait())
+            await asyncio.wait({reported, got_after}, return_when=asyncio.FIRST_COMPLETED)
+            if not got_after.done():
+                got_after.cancel()
+                pytest.fail(
+                    f"the server's connection ended during the block: pongs at {reported.result()[0]},"
+                    f" block {block}, close code {reported.result()[1]}, client state {conn.state},"
+                    f" server errors {server.errors!r}"
+                )
             await asyncio.gather(*sends)
             assert conn.state is tickwire.State.CONNECTED
-            assert conn.stats()["messages_in"] == 12
+            assert conn.stats()["messages_in"] == len(received)
             await conn.close()
-            pong_times, server_close_code = await wait_future(report)
+            pong_times, server_close_code = await asyncio.wait_for(reported, 10)
 
-    assert received == ["block", *(f"during-{i}" for i in range(10)), "after"]
+    ticks = len(received) - 12
+    assert received == [
+        "block",
+        *(f"during-{i}" for i in range(10)),
+        *(f"tick-{i}" for i in range(ticks)),
+        "after",
+    ]
+    assert ticks >= 3, received
     answered_while_blocked = [t for t in pong_times if block["start"] < t < block["end"]]
     assert len(answered_while_blocked) >= 3, (pong_times, block)
     # The server saw our normal close, not its own 1011 keepalive timeout.

@@ -1,0 +1,150 @@
+"""The ``tickwire`` command line.
+
+``tickwire demo`` starts a local WebSocket server that streams Binance-shaped trades, connects
+to it through tickwire, and shows live counts: messages per second, wire-to-callback latency
+and the connection's counters. It needs no network beyond loopback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+import threading
+import time
+from collections.abc import Sequence
+
+from .client import Connection, connect
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
+    parser = argparse.ArgumentParser(prog="tickwire", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="stream from a local server and show live counts")
+    demo.add_argument("--rate", type=int, default=20_000, help="messages per second the server sends")
+    demo.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    args = parser.parse_args(argv)
+    if args.rate <= 0:
+        parser.error("--rate must be positive")
+    if args.duration is not None and args.duration <= 0:
+        parser.error("--duration must be positive")
+    try:
+        summary = asyncio.run(_demo(args.rate, args.duration))
+    except KeyboardInterrupt:
+        return 130
+    print(summary)
+    return 0
+
+
+class _TradeServer:
+    """A WebSocket server on a thread of its own that sends trades at a fixed rate, each
+    carrying the ``time.monotonic_ns()`` at which it was sent."""
+
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
+        self.port = 0
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=self._run, name="tickwire-demo-server", daemon=True)
+
+    def __enter__(self) -> _TradeServer:
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("the demo server did not start within 10 s")
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        from websockets.asyncio.server import ServerConnection, serve
+
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+
+        async def stream_trades(ws: ServerConnection) -> None:
+            trade_id = 0
+            started = time.monotonic()
+            with contextlib.suppress(Exception):
+                while True:
+                    due = int((time.monotonic() - started) * self.rate)
+                    while trade_id < due:
+                        trade_id += 1
+                        await ws.send(_trade(trade_id))
+                    await asyncio.sleep(0.001)
+
+        async with serve(stream_trades, "127.0.0.1", 0, compression=None) as server:
+            self.port = server.sockets[0].getsockname()[1]
+            self._ready.set()
+            await self._stop.wait()
+
+
+def _trade(trade_id: int) -> str:
+    price = 50_000 + (trade_id % 1000) / 100
+    return (
+        f'{{"e":"trade","E":{time.time_ns() // 1_000_000},"s":"BTCUSDT","t":{trade_id},'
+        f'"p":"{price:.2f}","q":"0.00100000","T":{time.time_ns() // 1_000_000},"m":false,'
+        f'"sent_ns":{time.monotonic_ns()}}}'
+    )
+
+
+class _Tally:
+    """Counts and wire-to-callback latencies of one reporting interval."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.interval = 0
+        self.latencies_us: list[float] = []
+
+    def on_message(self, message: str | bytes) -> None:
+        received_ns = time.monotonic_ns()
+        trade = json.loads(message)
+        self.latencies_us.append((received_ns - trade["sent_ns"]) / 1000)
+        self.total += 1
+        self.interval += 1
+
+    def take_line(self, connection: Connection, seconds: float) -> str:
+        latencies = sorted(self.latencies_us)
+        p50 = latencies[len(latencies) // 2] if latencies else float("nan")
+        p99 = latencies[int(len(latencies) * 0.99)] if latencies else float("nan")
+        stats = connection.stats()
+        line = (
+            f"{connection.state.value:<9} {self.interval / seconds:>9,.0f} msg/s  "
+            f"latency p50 {p50:>7.1f} µs  p99 {p99:>7.1f} µs  total {self.total:>10,}  "
+            f"batches {stats['batches_delivered']:>8,}  lag events {stats['queue_full_events']}"
+        )
+        self.interval = 0
+        self.latencies_us.clear()
+        return line
+
+
+async def _demo(rate: int, duration: float | None) -> str:
+    tally = _Tally()
+    with _TradeServer(rate) as server:
+        url = f"ws://127.0.0.1:{server.port}/"
+        print(f"tickwire demo: {rate:,} trades/s from a local server at {url}; Ctrl-C to stop")
+        async with await connect(url) as connection:
+            connection.on_message(tally.on_message)
+            started = last = time.monotonic()
+            while duration is None or time.monotonic() - started < duration:
+                await asyncio.sleep(1.0 if duration is None else min(1.0, max(0.05, duration - (last - started))))
+                now = time.monotonic()
+                print(tally.take_line(connection, now - last), flush=True)
+                last = now
+            elapsed = time.monotonic() - started
+    return f"received {tally.total:,} messages in {elapsed:.1f} s ({tally.total / elapsed:,.0f} msg/s)"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
