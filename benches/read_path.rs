@@ -25,7 +25,11 @@ struct Replay {
 }
 
 impl AsyncRead for Replay {
-    fn poll_read(self: Pin<&mut Self>, _: &mut Context<'_>, out: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         let this = self.get_mut();
         let end = (this.position + this.chunk.min(out.remaining())).min(this.wire.len());
         out.put_slice(&this.wire[this.position..end]);

@@ -101,9 +101,7 @@ pub fn check_read_buffer(bytes: usize) -> Result<()> {
     } else {
         Err(Error::InvalidOption {
             name: "read_buffer_size",
-            reason: format!(
-                "{bytes} bytes is outside {MIN_READ_BUFFER_BYTES}..={MAX_READ_BUFFER_BYTES}"
-            ),
+            reason: format!("{bytes} bytes is outside {MIN_READ_BUFFER_BYTES}..={MAX_READ_BUFFER_BYTES}"),
         })
     }
 }

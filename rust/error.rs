@@ -16,17 +16,30 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// The URL is not a `ws://` or `wss://` URL with a host.
     #[error("invalid WebSocket URL {url:?}: {reason}")]
-    InvalidUrl { url: String, reason: String },
+    InvalidUrl {
+        /// The URL of the connection.
+        url: String,
+        /// What is wrong.
+        reason: String,
+    },
 
     /// An option is out of its range.
     #[error("invalid option {name}: {reason}")]
-    InvalidOption { name: &'static str, reason: String },
+    InvalidOption {
+        /// The option's Python name.
+        name: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
 
     /// The host name did not resolve.
     #[error("cannot resolve host {host:?} for {url}: {source}")]
     Resolve {
+        /// The URL of the connection.
         url: String,
+        /// The host name that was looked up.
         host: String,
+        /// The underlying failure.
         #[source]
         source: io::Error,
     },
@@ -34,47 +47,83 @@ pub enum Error {
     /// The TCP connection could not be made (refused, unreachable, …).
     #[error("cannot connect to {url} at {addr}: {source}")]
     Connect {
+        /// The URL of the connection.
         url: String,
+        /// The last address tried.
         addr: SocketAddr,
+        /// The underlying failure.
         #[source]
         source: io::Error,
     },
 
     /// The `ca_file` could not be read or held no usable certificate.
     #[error("cannot use CA file {path:?} for {url}: {reason}")]
-    CaFile { url: String, path: PathBuf, reason: String },
+    CaFile {
+        /// The URL of the connection.
+        url: String,
+        /// The file given as `ca_file`.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
 
     /// The TLS handshake failed (untrusted certificate, name mismatch, …).
     #[error("TLS handshake with {url} failed: {source}")]
     Tls {
+        /// The URL of the connection.
         url: String,
+        /// The underlying failure.
         #[source]
         source: io::Error,
     },
 
     /// The server answered the upgrade request with an HTTP status other than 101.
     #[error("{url} rejected the WebSocket upgrade with HTTP {status}")]
-    HandshakeRejected { url: String, status: u16 },
+    HandshakeRejected {
+        /// The URL of the connection.
+        url: String,
+        /// The HTTP status of the answer.
+        status: u16,
+    },
 
     /// The opening handshake failed for another reason (bad answer, connection lost).
     #[error("WebSocket handshake with {url} failed: {source}")]
     Handshake {
+        /// The URL of the connection.
         url: String,
+        /// The underlying failure.
         #[source]
         source: tokio_tungstenite::tungstenite::Error,
     },
 
     /// An operation ran out of time.
     #[error("{operation} {url} timed out after {timeout:?}")]
-    Timeout { url: String, operation: &'static str, timeout: Duration },
+    Timeout {
+        /// The URL of the connection.
+        url: String,
+        /// What was being done.
+        operation: &'static str,
+        /// The limit that ran out.
+        timeout: Duration,
+    },
 
     /// The connection is closed (or closing); `close` says how.
     #[error("connection to {url} closed: {close}")]
-    Closed { url: String, close: CloseInfo },
+    Closed {
+        /// The URL of the connection.
+        url: String,
+        /// How it closed.
+        close: CloseInfo,
+    },
 
     /// The process forked after the runtime started; its threads did not survive the fork.
     #[error("tickwire's I/O runtime started in process {parent} cannot run in forked child {child}")]
-    Forked { parent: u32, child: u32 },
+    Forked {
+        /// The process the runtime started in.
+        parent: u32,
+        /// This process.
+        child: u32,
+    },
 
     /// The I/O runtime could not start.
     #[error("cannot start tickwire's I/O runtime: {0}")]

@@ -10,7 +10,7 @@
 //! - [`error`]: the one error type, carrying its cause.
 //! - [`clock`]: monotonic nanoseconds on the clock Python's `time.monotonic_ns()` reads.
 //!
-//! The PyO3 glue lives in `python/`, compiled only with the `python` feature.
+//! The `PyO3` glue lives in `python/`, compiled only with the `python` feature.
 
 pub mod clock;
 pub mod config;

@@ -54,10 +54,18 @@ impl Inbound {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Drained<E> {
     /// The queue was emptied (or the batch limit reached); `delivered` messages went out.
-    Done { delivered: usize },
+    Done {
+        /// Messages handed over.
+        delivered: usize,
+    },
     /// The consumer's function failed after `delivered` messages; the rest stay queued and a
     /// wake-up is pending so they follow.
-    Failed { delivered: usize, error: E },
+    Failed {
+        /// Messages handed over, the failed one included.
+        delivered: usize,
+        /// What the consumer's function returned.
+        error: E,
+    },
 }
 
 /// The reader→consumer queue of one connection.

@@ -2,7 +2,7 @@
 //! writer task on the tokio runtime, consumed through its [`Inbox`].
 //!
 //! The handle is cheap to clone; the tasks stop and the socket closes when the last clone is
-//! dropped. Neither task ever touches Python: the consumer side ([`Inbox`]) is all the PyO3
+//! dropped. Neither task ever touches Python: the consumer side ([`Inbox`]) is all the `PyO3`
 //! glue uses.
 
 mod close;
@@ -125,10 +125,10 @@ impl Connection {
         let ws = tokio::time::timeout(config.open_timeout, transport::open(&config, &read_capacity))
             .await
             .map_err(|_| Error::Timeout {
-                url: config.url.clone(),
-                operation: "opening",
-                timeout: config.open_timeout,
-            })??;
+            url: config.url.clone(),
+            operation: "opening",
+            timeout: config.open_timeout,
+        })??;
         let inbox = Inbox::new(config.max_queue).map_err(Error::Runtime)?;
         let shared = Arc::new(Shared {
             url: config.url,
@@ -147,7 +147,8 @@ impl Connection {
         let (outgoing_tx, outgoing_rx) = mpsc::channel(OUTGOING_QUEUE);
         let (fail_tx, fail_rx) = mpsc::channel(1);
         let reader = tokio::spawn(reader::read_loop(stream, shared.clone(), fail_tx)).abort_handle();
-        let writer = tokio::spawn(writer::write_loop(sink, outgoing_rx, fail_rx, shared.clone())).abort_handle();
+        let writer =
+            tokio::spawn(writer::write_loop(sink, outgoing_rx, fail_rx, shared.clone())).abort_handle();
         let tasks = Tasks { reader, writer };
         Ok(Self { handle: Arc::new(Handle { shared, outgoing: outgoing_tx, read_capacity, tasks }) })
     }
@@ -182,6 +183,7 @@ impl Connection {
 
     /// Takes the next message for a consumer that reads one at a time; arms the wake-up when
     /// none is waiting.
+    #[must_use]
     pub fn try_recv(&self) -> Option<Inbound> {
         let message = self.shared().inbox.pop_or_arm();
         if message.is_some() {
@@ -301,7 +303,10 @@ impl Connection {
 /// [`Error::InvalidOption`] naming what is wrong.
 pub fn check_close(code: u16, reason: &str) -> Result<()> {
     if !CloseCode::from(code).is_allowed() || matches!(code, 1004..=1006 | 1015) {
-        return Err(Error::InvalidOption { name: "code", reason: format!("close code {code} may not be sent") });
+        return Err(Error::InvalidOption {
+            name: "code",
+            reason: format!("close code {code} may not be sent"),
+        });
     }
     if reason.len() > MAX_CLOSE_REASON_BYTES {
         return Err(Error::InvalidOption {

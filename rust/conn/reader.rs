@@ -35,13 +35,13 @@ pub(super) async fn read_loop(
 ) {
     let mut since_wake = 0_u32;
     let error = loop {
-        let next = match stream.next().now_or_never() {
-            Some(next) => next,
-            None => {
-                shared.inbox.wake_consumer();
-                since_wake = 0;
-                stream.next().await
-            }
+        let next = if let Some(next) = stream.next().now_or_never() {
+            next
+        } else {
+            // The network has nothing more right now: hand over what is queued, then wait.
+            shared.inbox.wake_consumer();
+            since_wake = 0;
+            stream.next().await
         };
         let inbound = match next {
             Some(Ok(Message::Text(text))) => Inbound::Text(text),
@@ -92,7 +92,9 @@ fn failure_for(error: &WsError) -> Option<CloseInfo> {
         )),
         WsError::Capacity(other) => Some(CloseInfo::failed(MESSAGE_TOO_BIG, other.to_string())),
         WsError::Utf8(_) => Some(CloseInfo::failed(INVALID_PAYLOAD, "invalid UTF-8 in a text message")),
-        WsError::Protocol(tokio_tungstenite::tungstenite::error::ProtocolError::ResetWithoutClosingHandshake) => None,
+        WsError::Protocol(
+            tokio_tungstenite::tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+        ) => None,
         WsError::Protocol(violation) => Some(CloseInfo::failed(PROTOCOL_ERROR, violation.to_string())),
         _ => None,
     }
@@ -102,9 +104,9 @@ fn failure_for(error: &WsError) -> Option<CloseInfo> {
 fn ended_by(error: &WsError) -> String {
     match error {
         WsError::ConnectionClosed | WsError::AlreadyClosed => "connection ended".into(),
-        WsError::Protocol(tokio_tungstenite::tungstenite::error::ProtocolError::ResetWithoutClosingHandshake) => {
-            "the peer closed TCP without a closing handshake".into()
-        }
+        WsError::Protocol(
+            tokio_tungstenite::tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+        ) => "the peer closed TCP without a closing handshake".into(),
         other => other.to_string(),
     }
 }

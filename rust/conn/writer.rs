@@ -44,7 +44,8 @@ pub(super) async fn write_loop(
             _ = terminated.wait_for(|done| *done) => return,
         };
         let close = match next {
-            Outgoing::Message(message) => match write_batch(&mut sink, message, &mut outgoing, &shared).await {
+            Outgoing::Message(message) => match write_batch(&mut sink, message, &mut outgoing, &shared).await
+            {
                 Ok(None) => continue,
                 Ok(Some(close)) => close,
                 Err(_) => return,

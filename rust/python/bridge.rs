@@ -28,7 +28,8 @@ pub fn to_python<'py>(py: Python<'py>, message: &Inbound) -> Bound<'py, PyAny> {
 /// The callback's exception, after counting it; the messages behind it stay queued and a
 /// wake-up is left pending for them.
 pub fn dispatch(py: Python<'_>, connection: &Connection, callback: &Bound<'_, PyAny>) -> PyResult<bool> {
-    let outcome = connection.drain(DISPATCH_LIMIT, |message| callback.call1((to_python(py, &message),)).map(drop));
+    let outcome =
+        connection.drain(DISPATCH_LIMIT, |message| callback.call1((to_python(py, &message),)).map(drop));
     match outcome {
         Drained::Done { .. } => Ok(connection.is_drained()),
         Drained::Failed { error, .. } => {

@@ -22,10 +22,9 @@ pub struct PyConnection {
 }
 
 fn seconds(name: &str, value: f64) -> PyResult<Duration> {
-    Duration::try_from_secs_f64(value)
-        .ok()
-        .filter(|duration| !duration.is_zero())
-        .ok_or_else(|| PyValueError::new_err(format!("{name} must be a positive number of seconds, not {value}")))
+    Duration::try_from_secs_f64(value).ok().filter(|duration| !duration.is_zero()).ok_or_else(|| {
+        PyValueError::new_err(format!("{name} must be a positive number of seconds, not {value}"))
+    })
 }
 
 /// Opens a connection; returns an awaitable of `Connection`.
@@ -113,7 +112,10 @@ impl PyConnection {
 
     #[getter]
     fn close_reason(&self) -> Option<String> {
-        self.connection.state().is_terminal().then(|| self.connection.close_info().map(|close| close.reason))?
+        self.connection
+            .state()
+            .is_terminal()
+            .then(|| self.connection.close_info().map(|close| close.reason))?
     }
 
     fn fileno(&self) -> i32 {
@@ -150,7 +152,10 @@ impl PyConnection {
     fn close<'py>(&self, py: Python<'py>, code: u16, reason: String) -> PyResult<Bound<'py, PyAny>> {
         check_close(code, &reason)?;
         let connection = self.connection.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move { Ok(connection.close(code, &reason).await?) })
+        pyo3_async_runtimes::tokio::future_into_py(
+            py,
+            async move { Ok(connection.close(code, &reason).await?) },
+        )
     }
 
     fn set_read_buffer_capacity(&self, capacity: usize) -> PyResult<()> {

@@ -1,4 +1,4 @@
-//! All PyO3 code: the compiled module `tickwire._core`. Nothing outside this folder imports
+//! All `PyO3` code: the compiled module `tickwire._core`. Nothing outside this folder imports
 //! pyo3. The public Python API is the `tickwire` package, which wraps these handles.
 //!
 //! - [`connection`]: the `Connection` handle and `connect()`.

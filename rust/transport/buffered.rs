@@ -53,7 +53,11 @@ impl<S> BufferedStream<S> {
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for BufferedStream<S> {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, out: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         let this = self.get_mut();
         if this.start == this.end {
             let wanted = this.capacity.get();

@@ -13,8 +13,10 @@ use crate::error::{Error, Result};
 /// [`Error::Resolve`] when the name does not resolve; [`Error::Connect`] with the last
 /// address's error when none accepts.
 pub async fn connect(config: &ConnectConfig, target: &Target) -> Result<TcpStream> {
-    let resolve_error = |source| Error::Resolve { url: config.url.clone(), host: target.host.clone(), source };
-    let addrs: Vec<_> = lookup_host((target.host.as_str(), target.port)).await.map_err(resolve_error)?.collect();
+    let resolve_error =
+        |source| Error::Resolve { url: config.url.clone(), host: target.host.clone(), source };
+    let addrs: Vec<_> =
+        lookup_host((target.host.as_str(), target.port)).await.map_err(resolve_error)?.collect();
     if addrs.is_empty() {
         return Err(resolve_error(std::io::Error::new(std::io::ErrorKind::NotFound, "no addresses")));
     }

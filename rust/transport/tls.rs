@@ -20,11 +20,18 @@ use crate::error::{Error, Result};
 ///
 /// # Errors
 /// [`Error::CaFile`] when `ca_file` is unusable; [`Error::Tls`] when the handshake fails.
-pub async fn connect(config: &ConnectConfig, target: &Target, tcp: TcpStream) -> Result<TlsStream<TcpStream>> {
+pub async fn connect(
+    config: &ConnectConfig,
+    target: &Target,
+    tcp: TcpStream,
+) -> Result<TlsStream<TcpStream>> {
     let client_config = match &config.ca_file {
         None => default_config(),
-        Some(path) => config_with_ca_file(path)
-            .map_err(|reason| Error::CaFile { url: config.url.clone(), path: path.clone(), reason })?,
+        Some(path) => config_with_ca_file(path).map_err(|reason| Error::CaFile {
+            url: config.url.clone(),
+            path: path.clone(),
+            reason,
+        })?,
     };
     let tls_error = |source| Error::Tls { url: config.url.clone(), source };
     let server_name = ServerName::try_from(target.host.clone())
