@@ -134,6 +134,43 @@ async def test_async_for_raises_on_other_close_codes() -> None:
         assert (await wait_future(seen))[0] == 1011
 
 
+@pytest.mark.parametrize("reason", ["", "naïve ✓ 😀", "r" * 123])
+async def test_close_reasons_round_trip(reason: str) -> None:
+    seen: CloseSeen = concurrent.futures.Future()
+    async with _closing_server(4002, reason, [], seen) as server, asyncio.timeout(10):
+        conn = await tickwire.connect(server.url)
+        with pytest.raises(tickwire.ConnectionClosed) as info:
+            await conn.recv()
+        assert await wait_future(seen) == (4002, reason)
+    assert (info.value.code, info.value.reason) == (4002, reason)
+    assert (conn.close_code, conn.close_reason) == (4002, reason)
+
+
+async def test_close_wakes_a_pending_recv(echo_server: WsServer) -> None:
+    async with asyncio.timeout(10):
+        conn = await tickwire.connect(echo_server.url)
+        waiting = asyncio.create_task(conn.recv())
+        await asyncio.sleep(0)  # Let the task park in recv().
+        assert not waiting.done()
+        await conn.close(4003, "shutting down")
+        with pytest.raises(tickwire.ConnectionClosed) as info:
+            await waiting
+    assert info.value.code == 4003
+    assert conn.state is tickwire.State.CLOSED
+
+
+async def test_cancelled_recv_leaves_connection_usable(echo_server: WsServer) -> None:
+    async with asyncio.timeout(10):
+        async with await tickwire.connect(echo_server.url) as conn:
+            waiting = asyncio.create_task(conn.recv())
+            await asyncio.sleep(0)
+            waiting.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiting
+            await conn.send("after cancel")
+            assert await conn.recv() == "after cancel"
+
+
 async def test_wait_closed_returns_when_server_closes() -> None:
     seen: CloseSeen = concurrent.futures.Future()
     async with _closing_server(1000, "", [], seen) as server, asyncio.timeout(10):

@@ -96,6 +96,33 @@ async def test_open_timeout_when_server_never_answers() -> None:
     _check_error(info.value, url)
 
 
+async def test_cancelled_connect_abandons_the_attempt(echo_server: WsServer) -> None:
+    """Cancelling connect() (here by asyncio.timeout) drops the half-open TCP connection."""
+    dropped: concurrent.futures.Future[bytes] = concurrent.futures.Future()
+
+    async def handler(reader: asyncio.StreamReader, _writer: asyncio.StreamWriter) -> None:
+        # Read the upgrade request, never answer it, and wait for the client to go away.
+        request = await reader.readuntil(b"\r\n\r\n")
+        assert request.startswith(b"GET ")
+        try:
+            rest = await asyncio.wait_for(reader.read(), 20)
+        except ConnectionResetError:
+            rest = b""
+        dropped.set_result(rest)
+
+    async with RawServer(handler) as server:
+        with pytest.raises(TimeoutError) as info:
+            async with asyncio.timeout(1.0):
+                await tickwire.connect(server.url, open_timeout=OPEN_TIMEOUT)
+        # asyncio's own timeout, not tickwire's open_timeout (30 s) firing.
+        assert not isinstance(info.value, tickwire.TickwireTimeoutError)
+        assert await wait_future(dropped, QUICK) == b""
+    # The runtime is fine afterwards.
+    async with asyncio.timeout(QUICK):
+        async with await tickwire.connect(echo_server.url) as conn:
+            await _assert_still_works(conn)
+
+
 @pytest.mark.parametrize(
     "url",
     [
@@ -107,6 +134,8 @@ async def test_open_timeout_when_server_never_answers() -> None:
         "",
         "ws://",
         "ws://127.0.0.1:notaport/",
+        "ws://127.0.0.1:65536/",
+        "ws://127.0.0.1:99999/",
     ],
 )
 async def test_invalid_url_is_value_error(url: str) -> None:
@@ -171,6 +200,29 @@ async def test_message_over_max_message_size_fails_with_1009(
             await _assert_still_works(bystander)
         finally:
             await bystander.close()
+
+
+async def test_frame_over_max_frame_size_fails_with_1009(echo_server: WsServer) -> None:
+    seen: concurrent.futures.Future[int | None] = concurrent.futures.Future()
+
+    async def handler(ws: ServerConnection) -> None:
+        try:
+            # 3 frames of 500 bytes: within max_frame_size=1000, as one 1500-byte message.
+            await ws.send([b"\x04" * 500] * 3)
+            await ws.send(b"\x05" * 2000)  # a single 2000-byte frame
+            await ws.wait_closed()
+        finally:
+            seen.set_result(ws.close_code)
+
+    async with WsServer(handler) as server, asyncio.timeout(20):
+        conn = await tickwire.connect(server.url, max_frame_size=1000)
+        assert await conn.recv() == b"\x04" * 1500
+        with pytest.raises(tickwire.ProtocolError) as info:
+            await conn.recv()
+        await conn.wait_closed()
+        assert await wait_future(seen) == 1009
+    assert info.value.code == 1009
+    _check_error(info.value, server.url)
 
 
 async def test_message_at_max_message_size_is_accepted(echo_server: WsServer) -> None:

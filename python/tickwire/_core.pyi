@@ -1,7 +1,9 @@
 """Stubs of tickwire's compiled core. Private: use the ``tickwire`` package instead."""
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Final
+from typing import Any, Final, final
+
+__all__ = ["DISPATCH_LIMIT", "WAKE_EVERY_MESSAGES", "Connection", "connect"]
 
 DISPATCH_LIMIT: Final[int]
 WAKE_EVERY_MESSAGES: Final[int]
@@ -23,6 +25,7 @@ def connect(
 ) -> Awaitable[Connection]:
     """Open a connection; see ``tickwire.connect``."""
 
+@final
 class Connection:
     """Handle of one connection in the Rust core; wrapped by ``tickwire.Connection``."""
 
@@ -49,15 +52,15 @@ class Connection:
         """Reset the wake-up descriptor."""
     def try_recv(self) -> str | bytes | None:
         """The next queued message, or ``None`` (arming the wake-up) when none is waiting."""
-    def dispatch(self, callback: Callable[[str | bytes], object], /) -> bool:
+    def dispatch(self, callback: Callable[[str | bytes], object]) -> bool:
         """Deliver the queued messages to ``callback``; ``True`` once ended and drained."""
-    def try_send(self, data: str | bytes | bytearray | memoryview, /) -> bool:
+    def try_send(self, data: str | bytes | bytearray | memoryview) -> bool:
         """Queue ``data`` for sending; ``False`` when the send queue is full."""
-    def send_wait(self, data: str | bytes | bytearray | memoryview, /) -> Awaitable[None]:
+    def send_wait(self, data: str | bytes | bytearray | memoryview) -> Awaitable[None]:
         """Queue ``data`` for sending, waiting for room."""
     def close(self, code: int = 1000, reason: str = "") -> Awaitable[None]:
         """Run the closing handshake and wait for the end."""
-    def set_read_buffer_capacity(self, capacity: int, /) -> None:
+    def set_read_buffer_capacity(self, capacity: int) -> None:
         """Set the bytes one socket read may take."""
     def stats(self) -> dict[str, Any]:
         """The connection's counters."""

@@ -148,9 +148,10 @@ impl PyConnection {
         pyo3_async_runtimes::tokio::future_into_py(py, async move { Ok(connection.send(message).await?) })
     }
 
-    #[pyo3(signature = (code=1000, reason=String::new()))]
-    fn close<'py>(&self, py: Python<'py>, code: u16, reason: String) -> PyResult<Bound<'py, PyAny>> {
-        check_close(code, &reason)?;
+    #[pyo3(signature = (code=1000, reason=""))]
+    fn close<'py>(&self, py: Python<'py>, code: u16, reason: &str) -> PyResult<Bound<'py, PyAny>> {
+        check_close(code, reason)?;
+        let reason = reason.to_owned();
         let connection = self.connection.clone();
         pyo3_async_runtimes::tokio::future_into_py(
             py,
