@@ -4,7 +4,7 @@ Each adapter does the same four things with its library's ordinary, documented A
 connection that hands every message (``str`` for text frames, ``bytes`` for binary, as the
 library delivers it) to a plain Python callback, ``send`` a text message, ``recv`` one message,
 and close. The scenarios are written once against that interface, so the user callback that
-counts, decodes or timestamps messages is the very same function object shape for every library.
+counts, decodes or timestamps messages is the same code for every library.
 
 :func:`client_process` is the entry point of a client process: it pins itself to one CPU, runs
 one scenario against one library and sends back a result dict (or an error) through a pipe.
@@ -152,7 +152,9 @@ class PicowsClient(Client):
         import picows
 
         close = picows.WSMsgType.CLOSE
-        waiter_box = self._waiter_box = [None]  # the future recv() is waiting on, if any
+        # The future recv() is waiting on, if any; a list so the listener's closure sees updates.
+        waiter_box: list[asyncio.Future[Message] | None] = [None]
+        self._waiter_box = waiter_box
 
         def resolve_waiter(message: Message) -> None:
             waiter = waiter_box[0]
@@ -161,7 +163,7 @@ class PicowsClient(Client):
 
         deliver = on_message if on_message is not None else resolve_waiter
 
-        class Listener(picows.WSListener):  # type: ignore[misc]
+        class Listener(picows.WSListener):
             def on_ws_frame(self, transport: Any, frame: Any) -> None:
                 if frame.msg_type == close:
                     transport.send_close(frame.get_close_code())
@@ -177,9 +179,10 @@ class PicowsClient(Client):
         self._transport.send(self._text, data)
 
     async def recv(self) -> Message:
-        waiter = self._waiter_box[0] = asyncio.get_running_loop().create_future()
+        waiter: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        self._waiter_box[0] = waiter
         try:
-            return await waiter  # type: ignore[no-any-return]
+            return await waiter
         finally:
             self._waiter_box[0] = None
 
@@ -212,7 +215,7 @@ class WebsocketsClient(Client):
         await self._ws.send(data)
 
     async def recv(self) -> Message:
-        return await self._ws.recv()  # type: ignore[no-any-return]
+        return await self._ws.recv()
 
     async def wait_closed(self) -> None:
         await (self._pump if self._pump is not None else self._ws.wait_closed())
@@ -467,7 +470,7 @@ def _loop_factory(kind: str) -> Callable[[], asyncio.AbstractEventLoop]:
     if kind == "uvloop":
         import uvloop
 
-        return uvloop.new_event_loop  # type: ignore[no-any-return]
+        return uvloop.new_event_loop
     return asyncio.new_event_loop
 
 

@@ -239,7 +239,7 @@ class FirehoseServer:
         assert status == "ready"
 
     def alive(self) -> bool:
-        return self.process.is_alive()
+        return bool(self.process.is_alive())
 
     def stop(self) -> None:
         try:
@@ -272,7 +272,7 @@ def run_client(ctx: Any, name: str, scenario: str, port: int, params: dict[str, 
 
 def summary(result: dict[str, Any], scenario: str) -> str:
     if not result["ok"]:
-        return "FAILED: " + result["error"].splitlines()[0]
+        return "FAILED: " + str(result["error"]).splitlines()[0]
     if scenario in ("raw", "decoded"):
         text = f"{result['msgs_per_s']:>12,.0f} msg/s  {result['cpu_us_per_msg']:.2f} µs CPU/msg  {100 * result['cpu_share']:.0f}% CPU"
     else:

@@ -34,7 +34,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 __all__ = [
@@ -165,12 +165,13 @@ class FirehoseProtocol(asyncio.Protocol):
     # -- asyncio.Protocol -------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = transport  # type: ignore[assignment]  # uvloop's is not an asyncio.Transport
+        # uvloop's transport is no asyncio.Transport subclass, but has the same methods.
+        self._transport = cast(asyncio.Transport, transport)
         sock = transport.get_extra_info("socket")
         if sock is not None:
             # Paced frames are small and must leave at once, not wait for the previous ACK.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        transport.set_write_buffer_limits(high=_WRITE_HIGH_WATER)
+        self._transport.set_write_buffer_limits(high=_WRITE_HIGH_WATER)
 
     def data_received(self, data: bytes) -> None:
         self._inbuf += data
@@ -389,7 +390,7 @@ def serve_in_process(conn: Any, cpu: int, lifetime: float = 3600.0) -> None:
         loop.close()
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--cpu", type=int, default=None)
@@ -406,6 +407,7 @@ def main() -> None:
         pass
     finally:
         loop.close()
+    return 0
 
 
 if __name__ == "__main__":

@@ -254,12 +254,12 @@ class RawServer(_PeerServer):
         super().__init__()
         self._handler = handler
         self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._tasks.add(task)  # type: ignore[arg-type]
+        self._tasks.add(task)
         try:
             await self._handler(reader, writer)
         except asyncio.CancelledError:
@@ -267,7 +267,7 @@ class RawServer(_PeerServer):
         except Exception as exc:
             self._record(exc)
         finally:
-            self._tasks.discard(task)  # type: ignore[arg-type]
+            self._tasks.discard(task)
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()

@@ -238,7 +238,8 @@ async def test_blocked_callback_does_not_stop_pings() -> None:
             # or the keepalive closed the connection): then fail with what the server saw.
             reported = asyncio.wrap_future(report)
             got_after = asyncio.create_task(after.wait())
-            await asyncio.wait({reported, got_after}, return_when=asyncio.FIRST_COMPLETED)
+            either: set[asyncio.Future[Any]] = {reported, got_after}
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
             if not got_after.done():
                 got_after.cancel()
                 pytest.fail(

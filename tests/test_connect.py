@@ -18,8 +18,9 @@ async def test_connect_state_and_echo(echo_server: WsServer) -> None:
         conn = await tickwire.connect(echo_server.url)
         try:
             assert isinstance(conn, tickwire.Connection)
-            assert conn.state is tickwire.State.CONNECTED
-            assert conn.state == "connected"
+            state = conn.state
+            assert state is tickwire.State.CONNECTED
+            assert state.value == "connected"
             assert conn.url == echo_server.url
             assert conn.close_code is None
             assert conn.close_reason is None
@@ -114,8 +115,10 @@ async def test_100_concurrent_connections(echo_server: WsServer) -> None:
         async def receiver() -> list[str | bytes]:
             return [await conn.recv() for _ in range(per_connection)]
 
-        _, received = await asyncio.gather(sender(), receiver())
-        return received
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(sender())
+            received = tasks.create_task(receiver())
+        return received.result()
 
     async with asyncio.timeout(60):
         opened = await asyncio.gather(*(open_one(i) for i in range(count)), return_exceptions=True)
@@ -125,7 +128,9 @@ async def test_100_concurrent_connections(echo_server: WsServer) -> None:
             assert not failures, f"{len(failures)} of {count} connections failed: {failures[:3]!r}"
             # All 100 are open at the same time before any traffic starts.
             assert all(conn.state is tickwire.State.CONNECTED for conn in conns)
-            results = await asyncio.gather(*(exchange(i, c) for i, c in enumerate(conns)))
+            async with asyncio.TaskGroup() as tasks:
+                exchanges = [tasks.create_task(exchange(i, c)) for i, c in enumerate(conns)]
+            results = [task.result() for task in exchanges]
         finally:
             await asyncio.gather(*(conn.close() for conn in conns))
 

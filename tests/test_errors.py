@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 from http import HTTPStatus
+from typing import Any
 
 import pytest
 from websockets.asyncio.server import ServerConnection
@@ -58,7 +59,10 @@ async def test_connection_refused() -> None:
 
 
 async def test_dns_failure() -> None:
-    url = "ws://no-such-host.invalid/"  # RFC 6761: never resolves
+    # A 64-character label is longer than DNS allows, so the system resolver fails it at once
+    # without sending a query anywhere: a real resolution failure that stays on this machine.
+    # (.invalid also never resolves, RFC 6761.)
+    url = f"ws://{'x' * 64}.invalid/"
     async with asyncio.timeout(QUICK):
         with pytest.raises(tickwire.NetworkError) as info:
             await tickwire.connect(url, open_timeout=OPEN_TIMEOUT)
@@ -149,7 +153,9 @@ async def test_invalid_url_is_value_error(url: str) -> None:
     [{"read_buffer_size": 1024}, {"read_buffer_size": 64 * 1024 * 1024 + 1}, {"max_queue": 0}],
     ids=repr,
 )
-async def test_invalid_option_is_value_error(echo_server: WsServer, options: dict) -> None:
+async def test_invalid_option_is_value_error(
+    echo_server: WsServer, options: dict[str, Any]
+) -> None:
     async with asyncio.timeout(QUICK):
         with pytest.raises(ValueError):
             await tickwire.connect(echo_server.url, **options)

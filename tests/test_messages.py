@@ -52,7 +52,9 @@ async def test_100k_messages_text_and_binary_in_order(echo_server: WsServer) -> 
                             f"{expected[:60]!r}…, got {type(got).__name__} {got[:60]!r}…"
                         )
 
-            await asyncio.gather(sender(), receiver())
+            async with asyncio.TaskGroup() as tasks:  # a failure cancels the other side
+                tasks.create_task(sender())
+                tasks.create_task(receiver())
             stats = conn.stats()
 
     payload_bytes = sum(_payload_len(m) for m in messages)

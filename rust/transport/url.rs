@@ -31,9 +31,28 @@ impl Target {
         };
         let host = uri.host().filter(|host| !host.is_empty()).ok_or_else(|| invalid("missing host"))?;
         let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
-        let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
+        let default_port = if secure { 443 } else { 80 };
+        // `Uri::port_u16` is `None` both for "no port" and for an unreadable one; only the
+        // first may fall back to the scheme's port.
+        let port = match written_port(uri.authority().map_or("", |authority| authority.as_str())) {
+            None => default_port,
+            Some(written) => match written.parse::<u16>() {
+                Ok(port) if port > 0 => port,
+                _ => return Err(invalid(&format!("port {written:?} is not in 1..=65535"))),
+            },
+        };
         Ok(Self { host, port, secure })
     }
+}
+
+/// The port as written after the host in `authority`, if any (an empty one counts as none).
+fn written_port(authority: &str) -> Option<&str> {
+    let host_and_port = authority.rsplit_once('@').map_or(authority, |(_, rest)| rest);
+    let after_host = match host_and_port.strip_prefix('[') {
+        Some(bracketed) => bracketed.split_once(']').map_or("", |(_, rest)| rest),
+        None => host_and_port,
+    };
+    after_host.rsplit_once(':').map(|(_, port)| port).filter(|port| !port.is_empty())
 }
 
 #[cfg(test)]
@@ -51,11 +70,24 @@ mod tests {
             Target { host: "127.0.0.1".into(), port: 9001, secure: false }
         );
         assert_eq!(Target::parse("ws://[::1]:80/").unwrap().host, "::1");
+        assert_eq!(Target::parse("ws://[::1]:9001/").unwrap().port, 9001);
+        assert_eq!(Target::parse("ws://user@example.com:81/").unwrap().port, 81);
+        assert_eq!(Target::parse("ws://example.com:/").unwrap().port, 80);
     }
 
     #[test]
     fn rejects_other_schemes_and_garbage() {
-        for url in ["http://example.com/", "example.com", "", "ws://", "not a url"] {
+        for url in [
+            "http://example.com/",
+            "example.com",
+            "",
+            "ws://",
+            "not a url",
+            "ws://127.0.0.1:notaport/",
+            "ws://127.0.0.1:65536/",
+            "ws://127.0.0.1:0/",
+            "ws://127.0.0.1:-1/",
+        ] {
             assert!(matches!(Target::parse(url), Err(Error::InvalidUrl { .. })), "{url}");
         }
     }
