@@ -34,10 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.duration is not None and args.duration <= 0:
         parser.error("--duration must be positive")
     try:
-        summary = asyncio.run(_demo(args.rate, args.duration))
+        asyncio.run(_demo(args.rate, args.duration))
     except KeyboardInterrupt:
         return 130
-    print(summary)
     return 0
 
 
@@ -129,21 +128,26 @@ class _Tally:
         return line
 
 
-async def _demo(rate: int, duration: float | None) -> str:
+async def _demo(rate: int, duration: float | None) -> None:
+    """Stream until ``duration`` seconds have passed or Ctrl-C; the summary prints either way."""
     tally = _Tally()
-    with _TradeServer(rate) as server:
-        url = f"ws://127.0.0.1:{server.port}/"
-        print(f"tickwire demo: {rate:,} trades/s from a local server at {url}; Ctrl-C to stop")
-        async with await connect(url) as connection:
-            connection.on_message(tally.on_message)
-            started = last = time.monotonic()
-            while duration is None or time.monotonic() - started < duration:
-                await asyncio.sleep(1.0 if duration is None else min(1.0, max(0.05, duration - (last - started))))
-                now = time.monotonic()
-                print(tally.take_line(connection, now - last), flush=True)
-                last = now
-            elapsed = time.monotonic() - started
-    return f"received {tally.total:,} messages in {elapsed:.1f} s ({tally.total / elapsed:,.0f} msg/s)"
+    started = time.monotonic()
+    deadline = None if duration is None else started + duration
+    try:
+        with _TradeServer(rate) as server:
+            url = f"ws://127.0.0.1:{server.port}/"
+            print(f"tickwire demo: {rate:,} trades/s from a local server at {url}; Ctrl-C to stop")
+            async with await connect(url) as connection:
+                connection.on_message(tally.on_message)
+                last = time.monotonic()
+                while deadline is None or last < deadline:
+                    await asyncio.sleep(1.0 if deadline is None else min(1.0, deadline - last))
+                    now = time.monotonic()
+                    print(tally.take_line(connection, now - last), flush=True)
+                    last = now
+    finally:
+        elapsed = time.monotonic() - started
+        print(f"received {tally.total:,} messages in {elapsed:.1f} s ({tally.total / elapsed:,.0f} msg/s)")
 
 
 if __name__ == "__main__":
