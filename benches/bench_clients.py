@@ -346,6 +346,11 @@ async def guard(
 # -- scenarios ----------------------------------------------------------------------------------
 
 
+async def open_client(client: Client, url: str, on_message: Callback | None) -> None:
+    # The libraries' own open timeouts differ (aiohttp's connect falls back to 5 minutes).
+    await asyncio.wait_for(client.open(url, on_message), _OPEN_TIMEOUT_S + 5)
+
+
 async def run_throughput(client: Client, url: str, expected: int, *, decode: bool, stall_s: float, limit_s: float) -> dict[str, Any]:
     """Messages/s and CPU/message from "go" to the sentinel, all delivered to a Python callback."""
     loop = asyncio.get_running_loop()
@@ -376,7 +381,7 @@ async def run_throughput(client: Client, url: str, expected: int, *, decode: boo
                 return
             count += 1
 
-    await client.open(url, on_message)
+    await open_client(client, url, on_message)
     wall0, cpu0 = time.perf_counter_ns(), cpu_ns()
     await client.send("go")
     wall1, cpu1, sentinel = await guard(finished, lambda: count, stall_s=stall_s, limit_s=limit_s, ended=client.wait_closed())
@@ -412,7 +417,7 @@ async def run_latency(client: Client, url: str, expected: int, *, warmup: int, s
             return
         append(now - int(message[ts]))
 
-    await client.open(url, on_message)
+    await open_client(client, url, on_message)
     await client.send("go")
     await guard(finished, samples.__len__, stall_s=stall_s, limit_s=limit_s, ended=client.wait_closed())
     if len(samples) != expected:
@@ -422,7 +427,7 @@ async def run_latency(client: Client, url: str, expected: int, *, warmup: int, s
 
 async def run_echo(client: Client, url: str, count: int, *, warmup: int, stall_s: float, limit_s: float) -> dict[str, Any]:
     """Sequential send/receive round trips through the echo server."""
-    await client.open(url, None)
+    await open_client(client, url, None)
     rtts: list[int] = []
     clock = time.monotonic_ns
 

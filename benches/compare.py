@@ -55,6 +55,8 @@ import firehose  # noqa: E402
 DEFAULT_CLIENTS = ("tickwire", "picows", "websockets", "aiohttp")
 SCENARIOS = ("raw", "decoded", "latency", "echo")
 BASELINE = "picows"
+FULL = {"messages": 1_000_000, "latency_seconds": 5.0, "echo_count": 20_000}
+QUICK = {"messages": 100_000, "latency_seconds": 1.0, "echo_count": 2_000}
 _SERVER_START_TIMEOUT_S = 15.0
 # Process start, imports and the closing handshake, on top of a scenario's own time limit.
 _PROCESS_OVERHEAD_S = 30.0
@@ -105,22 +107,23 @@ DETAIL_COLUMNS = (
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", default=",".join(DEFAULT_CLIENTS), help=f"comma-separated, from {', '.join(bench_clients.CLIENTS)}; or 'all'")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help=f"comma-separated, from {', '.join(SCENARIOS)}")
-    parser.add_argument("--messages", type=int, default=1_000_000, help="messages per throughput run")
+    parser.add_argument("--messages", type=int, help="messages per throughput run (1,000,000)")
     parser.add_argument("--rate", type=int, default=10_000, help="messages/s in the latency run")
-    parser.add_argument("--latency-seconds", type=float, default=5.0, help="measured seconds of the latency run")
+    parser.add_argument("--latency-seconds", type=float, help="measured seconds of the latency run (5)")
     parser.add_argument("--latency-warmup", type=float, default=0.5, help="seconds of the latency run discarded first")
-    parser.add_argument("--echo-count", type=int, default=20_000, help="round trips in the echo run")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 100k messages, 1 s latency, 2k echoes")
+    parser.add_argument("--echo-count", type=int, help="round trips in the echo run (20,000)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 100,000 messages, 1 s latency, 2,000 echoes, unless given")
     parser.add_argument("--server-cpu", type=int, default=0)
     parser.add_argument("--client-cpu", type=int, default=1)
     parser.add_argument("--stall-timeout", type=float, default=10.0, help="seconds without progress before a run fails")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
-    if args.quick:
-        args.messages, args.latency_seconds, args.echo_count = 100_000, 1.0, 2_000
+    for key, value in (QUICK if args.quick else FULL).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
     args.clients = list(bench_clients.CLIENTS) if args.clients == "all" else _split(args.clients, bench_clients.CLIENTS, parser)
     args.scenarios = _split(args.scenarios, SCENARIOS, parser)
     if min(args.messages, args.rate, args.echo_count) <= 0 or args.latency_seconds <= 0:
@@ -230,13 +233,22 @@ class FirehoseServer:
         self.process = ctx.Process(target=firehose.serve_in_process, args=(child, cpu), name="firehose", daemon=True)
         self.process.start()
         child.close()
+        try:
+            self.port = self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_ready(self) -> int:
         if not self._control.poll(_SERVER_START_TIMEOUT_S):
             raise RuntimeError(f"firehose server did not start within {_SERVER_START_TIMEOUT_S:.0f} s")
         try:
-            status, self.port = self._control.recv()
+            status, port = self._control.recv()
         except EOFError:
             raise RuntimeError(f"firehose server exited during start-up (exit code {self.process.exitcode})") from None
-        assert status == "ready"
+        if status != "ready":
+            raise RuntimeError(f"unexpected message from the firehose server: {status!r}")
+        return int(port)
 
     def alive(self) -> bool:
         return bool(self.process.is_alive())
