@@ -54,6 +54,8 @@ class Connection:
         """The next queued message, or ``None`` (arming the wake-up) when none is waiting."""
     def dispatch(self, callback: Callable[[str | bytes], object]) -> bool:
         """Deliver the queued messages to ``callback``; ``True`` once ended and drained."""
+    def dispatch_batch(self, callback: Callable[[list[str | bytes]], object]) -> bool:
+        """Deliver the queued messages to ``callback`` as one list; ``True`` once ended and drained."""
     def try_send(self, data: str | bytes | bytearray | memoryview) -> bool:
         """Queue ``data`` for sending; ``False`` when the send queue is full."""
     def send_wait(self, data: str | bytes | bytearray | memoryview) -> Awaitable[None]:

@@ -24,6 +24,7 @@ __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
     "DEFAULT_MAX_QUEUE",
     "DEFAULT_READ_BUFFER_SIZE",
+    "BatchCallback",
     "Connection",
     "MessageCallback",
     "State",
@@ -43,6 +44,8 @@ DEFAULT_READ_BUFFER_SIZE: Final = 256 * 1024
 
 #: A callback given to :meth:`Connection.on_message`; its return value is ignored.
 MessageCallback = Callable[[str | bytes], object]
+#: A callback given to :meth:`Connection.on_batch`; its return value is ignored.
+BatchCallback = Callable[[list[str | bytes]], object]
 
 
 class State(str, enum.Enum):
@@ -129,12 +132,13 @@ class Connection:
     callback with :meth:`on_message`. Text frames arrive as ``str``, binary frames as ``bytes``.
     """
 
-    __slots__ = ("_callback", "_closed", "_core", "_loop", "_reading", "_waiter")
+    __slots__ = ("_batch", "_callback", "_closed", "_core", "_loop", "_reading", "_waiter")
 
     def __init__(self, core: _core.Connection, loop: asyncio.AbstractEventLoop) -> None:
         self._core = core
         self._loop = loop
-        self._callback: MessageCallback | None = None
+        self._callback: Callable[[Any], object] | None = None
+        self._batch = False
         self._waiter: asyncio.Future[None] | None = None
         self._closed: asyncio.Future[None] = loop.create_future()
         self._reading = True
@@ -227,10 +231,26 @@ class Connection:
         ``stats()["callback_errors"]``, and delivery goes on with the next message.
 
         While the callback runs the I/O thread keeps reading into the bounded queue and keeps
-        answering pings. Pass ``None`` to go back to ``recv()``.
+        answering pings. Replaces any callback set before; pass ``None`` to go back to
+        ``recv()``.
         """
+        self._set_callback(callback, batch=False)
+
+    def on_batch(self, callback: BatchCallback | None) -> None:
+        """Deliver messages to ``callback`` as lists, one call per wake-up, in order.
+
+        Like :meth:`on_message`, but the callback receives every message queued at a wake-up
+        (up to 2048) in one ``list``, saving one Python call per message: the fastest way to
+        consume a busy stream. An exception raised by the callback goes to the loop's exception
+        handler and is counted; the messages of that list count as delivered. Replaces any
+        callback set before; pass ``None`` to go back to ``recv()``.
+        """
+        self._set_callback(callback, batch=True)
+
+    def _set_callback(self, callback: Callable[[Any], object] | None, *, batch: bool) -> None:
         self._callback = callback
-        if callback is not None and self._reading:
+        self._batch = batch
+        if callback is not None:
             # Messages queued before the callback was set must not wait for the next wake-up.
             self._loop.call_soon(self._on_wake)
 
@@ -286,27 +306,32 @@ class Connection:
 
     def _on_wake(self) -> None:
         """Reader callback of the wake-up descriptor: one Python entry per batch."""
-        if not self._reading:
-            return
         callback = self._callback
-        if callback is not None:
-            try:
-                drained = self._core.dispatch(callback)
-            except BaseException:
-                # dispatch() re-arms the wake-up before raising, so the rest follows.
-                if self._core.terminated and self._core.queue_len() == 0:
-                    self._finish()
-                raise
-            if drained:
+        if callback is None:
+            self._core.clear_wake()
+            waiter = self._waiter
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+            if self._core.terminated:
+                # Nothing will be queued any more: recv() now returns what is left, then raises.
                 self._finish()
             return
-        self._core.clear_wake()
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-        if self._core.terminated:
-            # Nothing will be queued any more: recv() now returns what is left, then raises.
+        deliver = self._core.dispatch_batch if self._batch else self._core.dispatch
+        try:
+            drained = deliver(callback)
+        except BaseException:
+            # The core left a wake-up pending for the messages behind the failed one.
+            self._after_delivery(drained=self._core.terminated and self._core.queue_len() == 0)
+            raise
+        self._after_delivery(drained=drained)
+
+    def _after_delivery(self, *, drained: bool) -> None:
+        if drained:
             self._finish()
+        elif not self._reading:
+            # The descriptor is no longer watched (the connection ended in recv() mode and a
+            # callback was set afterwards): keep delivering from the loop directly.
+            self._loop.call_soon(self._on_wake)
 
     def _finish(self) -> None:
         if self._reading:

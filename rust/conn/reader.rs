@@ -39,8 +39,7 @@ pub(super) async fn read_loop(
             next
         } else {
             // The network has nothing more right now: hand over what is queued, then wait.
-            shared.inbox.wake_consumer();
-            since_wake = 0;
+            hand_over(&shared, &mut since_wake);
             stream.next().await
         };
         let inbound = match next {
@@ -62,8 +61,7 @@ pub(super) async fn read_loop(
         shared.inbox.push(inbound, &shared.stats).await;
         since_wake += 1;
         if since_wake >= WAKE_EVERY_MESSAGES {
-            shared.inbox.wake_consumer();
-            since_wake = 0;
+            hand_over(&shared, &mut since_wake);
         }
     };
     if let Some(failure) = failure_for(&error) {
@@ -77,10 +75,19 @@ pub(super) async fn read_loop(
 }
 
 fn record_received(shared: &Shared, bytes: usize) {
-    let stats = &shared.stats;
-    bump(&stats.messages_in, 1);
-    bump(&stats.bytes_in, bytes as u64);
-    stats.last_message_ns.store(monotonic_ns(), std::sync::atomic::Ordering::Relaxed);
+    bump(&shared.stats.messages_in, 1);
+    bump(&shared.stats.bytes_in, bytes as u64);
+}
+
+/// Wakes the consumer for the messages queued since the last hand-over, and stamps the time of
+/// the last message once per hand-over rather than once per message (it is off by at most the
+/// time it took to read the run).
+fn hand_over(shared: &Shared, since_wake: &mut u32) {
+    if *since_wake > 0 {
+        shared.stats.last_message_ns.store(monotonic_ns(), std::sync::atomic::Ordering::Relaxed);
+        *since_wake = 0;
+    }
+    shared.inbox.wake_consumer();
 }
 
 /// The close frame to send when `error` means the peer broke the protocol.

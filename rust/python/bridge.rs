@@ -5,7 +5,7 @@
 //! each, inside that one entry. The I/O tasks never get here.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyString};
+use pyo3::types::{PyBytes, PyList, PyString};
 
 use crate::conn::{Connection, Drained, Inbound};
 
@@ -37,6 +37,27 @@ pub fn dispatch(py: Python<'_>, connection: &Connection, callback: &Bound<'_, Py
             Err(error)
         }
     }
+}
+
+/// Delivers queued messages to `callback` as one `list`, in one call; returns whether the
+/// connection has ended with every message delivered.
+///
+/// # Errors
+/// The callback's exception, after counting it; the list's messages count as delivered.
+pub fn dispatch_batch(py: Python<'_>, connection: &Connection, callback: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let mut batch = Vec::with_capacity(connection.inbox().len().min(DISPATCH_LIMIT));
+    let Drained::Done { delivered } = connection.drain(DISPATCH_LIMIT, |message| {
+        batch.push(to_python(py, &message));
+        Ok::<(), std::convert::Infallible>(())
+    });
+    if delivered > 0 {
+        let list = PyList::new(py, batch)?;
+        if let Err(error) = callback.call1((list,)) {
+            connection.count_callback_error();
+            return Err(error);
+        }
+    }
+    Ok(connection.is_drained())
 }
 
 /// The next message, `None` when none is waiting (the wake-up is then armed).

@@ -138,6 +138,10 @@ impl PyConnection {
         bridge::dispatch(py, &self.connection, callback)
     }
 
+    fn dispatch_batch(&self, py: Python<'_>, callback: &Bound<'_, PyAny>) -> PyResult<bool> {
+        bridge::dispatch_batch(py, &self.connection, callback)
+    }
+
     fn try_send(&self, data: &Bound<'_, PyAny>) -> PyResult<bool> {
         Ok(self.connection.try_send(to_message(data)?)?)
     }

@@ -11,6 +11,13 @@ mod errors;
 
 use pyo3::prelude::*;
 
+/// The read path hands payload buffers from the I/O thread to the loop's thread, which frees
+/// them; glibc's per-thread arenas then shrink and regrow their heaps, paying page faults on
+/// every regrowth. mimalloc frees across threads without that churn. It serves the extension's
+/// Rust allocations only; Python's own objects keep Python's allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[pymodule]
 #[pyo3(name = "_core")]
 fn core_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
