@@ -87,13 +87,12 @@ pub enum Error {
     },
 
     /// The opening handshake failed for another reason (bad answer, connection lost).
-    #[error("WebSocket handshake with {url} failed: {source}")]
+    #[error("WebSocket handshake with {url} failed: {reason}")]
     Handshake {
         /// The URL of the connection.
         url: String,
-        /// The underlying failure.
-        #[source]
-        source: tokio_tungstenite::tungstenite::Error,
+        /// What went wrong.
+        reason: String,
     },
 
     /// An operation ran out of time.

@@ -16,6 +16,7 @@ pub mod clock;
 pub mod config;
 pub mod conn;
 pub mod error;
+pub mod protocol;
 pub mod runtime;
 pub mod transport;
 
@@ -23,5 +24,5 @@ pub mod transport;
 mod python;
 
 pub use config::ConnectConfig;
-pub use conn::{CloseInfo, ConnState, Connection, Inbound, StatsSnapshot};
+pub use conn::{CloseInfo, ConnState, Connection, Inbound, Outbound, Payload, StatsSnapshot};
 pub use error::{Error, Result};

@@ -7,12 +7,9 @@ use std::fmt;
 pub const ABNORMAL_CLOSURE: u16 = 1006;
 /// A close frame arrived without a status code.
 pub const NO_STATUS_RECEIVED: u16 = 1005;
-/// Protocol error.
-pub const PROTOCOL_ERROR: u16 = 1002;
-/// Text frame that is not valid UTF-8.
-pub const INVALID_PAYLOAD: u16 = 1007;
-/// Message bigger than the limit.
-pub const MESSAGE_TOO_BIG: u16 = 1009;
+
+/// Longest close reason RFC 6455 allows, in bytes (a control frame holds 125, minus the code).
+pub const MAX_CLOSE_REASON_BYTES: usize = 123;
 
 /// Who started the close.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,64 +1,100 @@
 //! The bounded hand-off from a connection's reader task to its consumer (the Python side).
 //!
-//! The reader pushes messages into a lock-free bounded queue and wakes the consumer through an
-//! `eventfd` only when the consumer has armed it, i.e. when it has drained everything and is
-//! about to wait. A consumer that is busy gets no wake-ups at all; an idle one gets one per
-//! batch. The consumer waits for the descriptor in its own event loop (asyncio's `add_reader`),
-//! so the reader never needs the consumer's lock or interpreter.
+//! The reader publishes messages in batches: each batch names one read chunk and the spans of
+//! it that are messages (or carries a message assembled from fragments). It wakes the consumer
+//! through an `eventfd` only when the consumer has armed it, i.e. when it has taken everything
+//! and is about to wait. A consumer that is busy gets no wake-ups at all; an idle one gets one
+//! per batch. The consumer waits for the descriptor in its own event loop (asyncio's
+//! `add_reader`), so the reader never needs the consumer's lock or interpreter.
 //!
-//! When the queue is full the reader waits for room (the socket is then not read, and TCP
-//! pushes back on the sender): nothing is dropped, and each pause is counted.
+//! At most `capacity` messages are queued. When the queue is full the reader waits for room
+//! (the socket is then not read, and TCP pushes back on the sender): nothing is dropped, and
+//! each pause is counted.
 //!
 //! Wake-up protocol (the two `SeqCst` fences make it a Dekker pair, so a push is never missed):
-//! - consumer: clear the descriptor, set `armed`, fence, then pop until empty;
-//! - reader: push, fence, and if `armed` was set, clear it and signal the descriptor.
+//! - consumer: clear the descriptor, set `armed`, fence, then take until empty;
+//! - reader: publish, fence, and if `armed` was set, clear it and signal the descriptor.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, Ordering, fence};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use bytes::Bytes;
-use crossbeam_queue::ArrayQueue;
+use crossbeam_queue::SegQueue;
 use tokio::sync::Notify;
-use tokio_tungstenite::tungstenite::Utf8Bytes;
 
+use super::chunk::Chunk;
 use super::stats::{ConnStats, bump};
 use crate::clock::monotonic_ns;
 
-/// One received data message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Inbound {
-    /// A text message, already checked to be UTF-8.
-    Text(Utf8Bytes),
+/// A received message, borrowed from its chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payload<'a> {
+    /// A text message (UTF-8, checked).
+    Text(&'a str),
     /// A binary message.
-    Binary(Bytes),
+    Binary(&'a [u8]),
 }
 
-impl Inbound {
-    /// Payload length in bytes.
+impl Payload<'_> {
+    /// An owned copy.
     #[must_use]
-    pub fn len(&self) -> usize {
+    pub fn to_inbound(self) -> Inbound {
         match self {
-            Self::Text(text) => text.len(),
-            Self::Binary(data) => data.len(),
+            Self::Text(text) => Inbound::Text(text.to_owned()),
+            Self::Binary(data) => Inbound::Binary(data.to_vec()),
         }
     }
+}
 
-    /// Whether the payload is empty.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+/// A received message, owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inbound {
+    /// A text message.
+    Text(String),
+    /// A binary message.
+    Binary(Vec<u8>),
+}
+
+/// One message of a batch.
+#[derive(Debug)]
+pub(crate) enum Item {
+    /// `len` bytes at `start` of the batch's chunk.
+    Span { start: usize, len: usize, text: bool },
+    /// A message assembled from fragments.
+    Owned { text: bool, data: Vec<u8> },
+}
+
+/// Messages published together, with the chunk their spans point into.
+#[derive(Debug)]
+pub(crate) struct Batch {
+    pub(crate) chunk: Arc<Chunk>,
+    pub(crate) items: Vec<Item>,
+}
+
+impl Batch {
+    fn payload(&self, index: usize) -> Payload<'_> {
+        let (text, bytes) = match &self.items[index] {
+            Item::Span { start, len, text } => (*text, self.chunk.bytes(*start, *len)),
+            Item::Owned { text, data } => (*text, data.as_slice()),
+        };
+        if text {
+            // SAFETY: the reader checked every text message to be UTF-8 before publishing it.
+            Payload::Text(unsafe { std::str::from_utf8_unchecked(bytes) })
+        } else {
+            Payload::Binary(bytes)
+        }
     }
 }
 
 /// How a batch handed to the consumer ended.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Drained<E> {
-    /// The queue was emptied (or the batch limit reached); `delivered` messages went out.
+    /// The queue was emptied (or the batch limit reached).
     Done {
         /// Messages handed over.
         delivered: usize,
     },
-    /// The consumer's function failed after `delivered` messages; the rest stay queued and a
+    /// The consumer's function failed; the messages behind the failed one stay queued and a
     /// wake-up is pending so they follow.
     Failed {
         /// Messages handed over, the failed one included.
@@ -68,10 +104,44 @@ pub enum Drained<E> {
     },
 }
 
+/// The consumer's place in the batch it is taking messages from.
+#[derive(Debug, Default)]
+struct Cursor {
+    batch: Option<Batch>,
+    next: usize,
+}
+
+impl Cursor {
+    /// Whether a message is ready, fetching the next batch if the current one is done.
+    fn ready(&mut self, batches: &SegQueue<Batch>) -> bool {
+        if self.batch.is_none() {
+            self.batch = batches.pop();
+            self.next = 0;
+        }
+        self.batch.is_some()
+    }
+
+    /// Calls `take` with the next message, if any.
+    fn take_next<R>(&mut self, batches: &SegQueue<Batch>, take: impl FnOnce(Payload<'_>) -> R) -> Option<R> {
+        self.ready(batches);
+        let batch = self.batch.as_ref()?;
+        let result = take(batch.payload(self.next));
+        self.next += 1;
+        if self.next == batch.items.len() {
+            // Releases the chunk: back to the pool once its last batch is consumed.
+            self.batch = None;
+        }
+        Some(result)
+    }
+}
+
 /// The reader→consumer queue of one connection.
 #[derive(Debug)]
 pub struct Inbox {
-    queue: ArrayQueue<Inbound>,
+    batches: SegQueue<Batch>,
+    queued: AtomicUsize,
+    capacity: usize,
+    cursor: Mutex<Cursor>,
     wake: OwnedFd,
     armed: AtomicBool,
     reader_paused: AtomicBool,
@@ -93,7 +163,10 @@ impl Inbox {
         // SAFETY: `fd` is a freshly created descriptor that nothing else owns.
         let wake = unsafe { OwnedFd::from_raw_fd(fd) };
         Ok(Self {
-            queue: ArrayQueue::new(capacity),
+            batches: SegQueue::new(),
+            queued: AtomicUsize::new(0),
+            capacity,
+            cursor: Mutex::new(Cursor::default()),
             wake,
             armed: AtomicBool::new(true),
             reader_paused: AtomicBool::new(false),
@@ -111,33 +184,47 @@ impl Inbox {
     /// Messages waiting.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.queue.len()
+        self.queued.load(Ordering::Acquire)
     }
 
     /// Whether no message is waiting.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.queue.is_empty()
+        self.len() == 0
     }
 
     /// Capacity in messages.
     #[must_use]
     pub fn capacity(&self) -> usize {
-        self.queue.capacity()
+        self.capacity
+    }
+
+    /// Messages the reader should put in one batch at most.
+    #[must_use]
+    pub fn batch_limit(&self, wanted: usize) -> usize {
+        wanted.min(self.capacity)
     }
 
     // ---- reader side -------------------------------------------------------------------
 
-    /// Queues `message`, waiting for room if the inbox is full. Does not wake the consumer:
-    /// the reader calls [`Inbox::wake_consumer`] when it is about to wait for the network or
-    /// after a run of messages.
-    pub async fn push(&self, message: Inbound, stats: &ConnStats) {
-        if let Err(message) = self.queue.push(message) {
-            self.push_when_room(message, stats).await;
+    /// Publishes `batch`, waiting for room if the inbox cannot take all of it. Does not wake
+    /// the consumer: the reader calls [`Inbox::wake_consumer`] when it is about to wait for
+    /// the network or after a run of messages.
+    pub(crate) async fn push(&self, batch: Batch, stats: &ConnStats) {
+        let count = batch.items.len();
+        if !self.has_room_for(count) {
+            self.wait_for_room(count, stats).await;
         }
+        self.queued.fetch_add(count, Ordering::AcqRel);
+        self.batches.push(batch);
     }
 
-    async fn push_when_room(&self, mut message: Inbound, stats: &ConnStats) {
+    fn has_room_for(&self, count: usize) -> bool {
+        let queued = self.queued.load(Ordering::SeqCst);
+        queued == 0 || queued + count <= self.capacity
+    }
+
+    async fn wait_for_room(&self, count: usize, stats: &ConnStats) {
         bump(&stats.queue_full_events, 1);
         let paused_at = monotonic_ns();
         // Whatever is queued must reach the consumer, or it would never make room.
@@ -147,9 +234,8 @@ impl Inbox {
             tokio::pin!(room);
             room.as_mut().enable();
             self.reader_paused.store(true, Ordering::SeqCst);
-            match self.queue.push(message) {
-                Ok(()) => break,
-                Err(rejected) => message = rejected,
+            if self.has_room_for(count) {
+                break;
             }
             self.wake_consumer();
             room.await;
@@ -200,19 +286,23 @@ impl Inbox {
         fence(Ordering::SeqCst);
     }
 
-    /// Takes one message; when none is waiting, arms the wake-up first so the next push
-    /// signals the descriptor.
-    pub fn pop_or_arm(&self) -> Option<Inbound> {
-        if let Some(message) = self.queue.pop() {
-            self.made_room();
-            return Some(message);
+    fn cursor(&self) -> std::sync::MutexGuard<'_, Cursor> {
+        // Only the consumer takes this lock, so it is never contended.
+        self.cursor.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Calls `take` with the next message; when none is waiting, arms the wake-up first so
+    /// the next publish signals the descriptor, and returns `None`.
+    pub fn pop_or_arm<R>(&self, take: impl FnOnce(Payload<'_>) -> R) -> Option<R> {
+        let mut cursor = self.cursor();
+        if !cursor.ready(&self.batches) {
+            self.arm();
         }
-        self.arm();
-        let message = self.queue.pop();
-        if message.is_some() {
-            self.made_room();
+        let result = cursor.take_next(&self.batches, take);
+        if result.is_some() {
+            self.took(1);
         }
-        message
+        result
     }
 
     /// Hands up to `limit` queued messages to `deliver`, after clearing and re-arming the
@@ -222,26 +312,32 @@ impl Inbox {
         &self,
         limit: usize,
         stats: &ConnStats,
-        mut deliver: impl FnMut(Inbound) -> Result<(), E>,
+        mut deliver: impl FnMut(Payload<'_>) -> Result<(), E>,
     ) -> Drained<E> {
         self.clear_wake();
         self.arm();
+        let mut cursor = self.cursor();
         let mut delivered = 0;
         let mut failure = None;
         while delivered < limit {
-            let Some(message) = self.queue.pop() else { break };
-            delivered += 1;
-            if let Err(error) = deliver(message) {
-                failure = Some(error);
-                break;
+            match cursor.take_next(&self.batches, &mut deliver) {
+                None => break,
+                Some(outcome) => {
+                    delivered += 1;
+                    if let Err(error) = outcome {
+                        failure = Some(error);
+                        break;
+                    }
+                }
             }
         }
+        drop(cursor);
         if delivered > 0 {
-            self.made_room();
+            self.took(delivered);
             bump(&stats.messages_delivered, delivered as u64);
             bump(&stats.batches_delivered, 1);
         }
-        if (failure.is_some() || delivered == limit) && !self.queue.is_empty() {
+        if (failure.is_some() || delivered == limit) && !self.is_empty() {
             self.signal();
         }
         match failure {
@@ -250,7 +346,8 @@ impl Inbox {
         }
     }
 
-    fn made_room(&self) {
+    fn took(&self, count: usize) {
+        self.queued.fetch_sub(count, Ordering::SeqCst);
         if self.reader_paused.load(Ordering::SeqCst) {
             self.room.notify_one();
         }
@@ -258,17 +355,30 @@ impl Inbox {
 }
 
 #[cfg(test)]
+#[allow(clippy::redundant_closure_for_method_calls, reason = "the method is not general over the lifetime")]
 mod tests {
+    use super::super::chunk::ChunkPool;
     use super::*;
     use std::future::Future;
-    use std::sync::Arc;
 
     fn block_on<F: Future>(future: F) -> F::Output {
         tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(future)
     }
 
+    /// A batch of the texts `first..first + count`, in one chunk.
+    fn batch(pool: &Arc<ChunkPool>, first: usize, count: usize) -> Batch {
+        let mut writer = pool.take(0);
+        let mut items = Vec::new();
+        for n in first..first + count {
+            let text = n.to_string();
+            items.push(Item::Span { start: writer.filled().len(), len: text.len(), text: true });
+            writer.append(text.as_bytes());
+        }
+        Batch { chunk: writer.chunk().clone(), items }
+    }
+
     fn text(n: usize) -> Inbound {
-        Inbound::Text(n.to_string().into())
+        Inbound::Text(n.to_string())
     }
 
     fn wake_pending(inbox: &Inbox) -> bool {
@@ -278,53 +388,52 @@ mod tests {
         read == 8
     }
 
+    fn drain_all(inbox: &Inbox, stats: &ConnStats, into: &mut Vec<Inbound>) -> Drained<()> {
+        inbox.drain(usize::MAX, stats, |m| {
+            into.push(m.to_inbound());
+            Ok(())
+        })
+    }
+
     #[test]
     fn wakes_only_an_armed_consumer_and_once_per_batch() {
-        let inbox = Inbox::new(16).unwrap();
-        let stats = ConnStats::default();
-        block_on(inbox.push(text(0), &stats));
+        let (pool, inbox, stats) = (ChunkPool::new(4096), Inbox::new(16).unwrap(), ConnStats::default());
+        block_on(inbox.push(batch(&pool, 0, 1), &stats));
         inbox.wake_consumer();
         assert!(wake_pending(&inbox), "a new inbox starts armed");
-        block_on(inbox.push(text(1), &stats));
+        block_on(inbox.push(batch(&pool, 1, 2), &stats));
         inbox.wake_consumer();
         assert!(!wake_pending(&inbox), "no second wake-up before the consumer re-arms");
         let mut seen = Vec::new();
-        let outcome = inbox.drain::<()>(100, &stats, |m| {
-            seen.push(m);
-            Ok(())
-        });
-        assert_eq!(outcome, Drained::Done { delivered: 2 });
-        assert_eq!(seen, vec![text(0), text(1)]);
-        block_on(inbox.push(text(2), &stats));
+        assert_eq!(drain_all(&inbox, &stats, &mut seen), Drained::Done { delivered: 3 });
+        assert_eq!(seen, vec![text(0), text(1), text(2)]);
+        block_on(inbox.push(batch(&pool, 3, 1), &stats));
         inbox.wake_consumer();
         assert!(wake_pending(&inbox), "drain re-arms the wake-up");
     }
 
     #[test]
     fn a_limited_or_failed_batch_leaves_a_wake_up_for_the_rest() {
-        let inbox = Inbox::new(16).unwrap();
-        let stats = ConnStats::default();
-        for n in 0..5 {
-            block_on(inbox.push(text(n), &stats));
-        }
+        let (pool, inbox, stats) = (ChunkPool::new(4096), Inbox::new(16).unwrap(), ConnStats::default());
+        block_on(inbox.push(batch(&pool, 0, 5), &stats));
         assert_eq!(inbox.drain::<()>(2, &stats, |_| Ok(())), Drained::Done { delivered: 2 });
         assert!(wake_pending(&inbox));
         assert_eq!(inbox.drain(10, &stats, |_| Err("boom")), Drained::Failed { delivered: 1, error: "boom" });
         assert!(wake_pending(&inbox));
         assert_eq!(inbox.len(), 2);
+        assert_eq!(inbox.pop_or_arm(|m| m.to_inbound()), Some(text(3)));
         assert_eq!(stats.snapshot().messages_delivered, 3);
     }
 
     #[test]
     fn pop_or_arm_arms_when_empty() {
-        let inbox = Inbox::new(4).unwrap();
-        let stats = ConnStats::default();
+        let (pool, inbox, stats) = (ChunkPool::new(4096), Inbox::new(4).unwrap(), ConnStats::default());
         inbox.armed.store(false, Ordering::Relaxed);
-        assert_eq!(inbox.pop_or_arm(), None);
-        block_on(inbox.push(text(7), &stats));
+        assert_eq!(inbox.pop_or_arm(|m| m.to_inbound()), None);
+        block_on(inbox.push(batch(&pool, 7, 1), &stats));
         inbox.wake_consumer();
         assert!(wake_pending(&inbox));
-        assert_eq!(inbox.pop_or_arm(), Some(text(7)));
+        assert_eq!(inbox.pop_or_arm(|m| m.to_inbound()), Some(text(7)));
     }
 
     #[test]
@@ -335,9 +444,10 @@ mod tests {
         let producer = {
             let (inbox, stats) = (inbox.clone(), stats.clone());
             std::thread::spawn(move || {
+                let pool = ChunkPool::new(4096);
                 block_on(async {
-                    for n in 0..total {
-                        inbox.push(text(n), &stats).await;
+                    for first in (0..total).step_by(4) {
+                        inbox.push(batch(&pool, first, 4), &stats).await;
                         inbox.wake_consumer();
                     }
                 });
@@ -348,10 +458,7 @@ mod tests {
         let mut poll = libc::pollfd { fd: inbox.wake_fd(), events: libc::POLLIN, revents: 0 };
         loop {
             let finished = inbox.is_finished();
-            inbox.drain::<()>(usize::MAX, &stats, |m| {
-                received.push(m);
-                Ok(())
-            });
+            drain_all(&inbox, &stats, &mut received);
             if finished && inbox.is_empty() {
                 break;
             }
@@ -362,5 +469,6 @@ mod tests {
         producer.join().unwrap();
         assert_eq!(received, (0..total).map(text).collect::<Vec<_>>());
         assert!(stats.snapshot().queue_full_events > 0);
+        assert!(inbox.is_empty());
     }
 }

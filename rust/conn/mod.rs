@@ -5,6 +5,7 @@
 //! dropped. Neither task ever touches Python: the consumer side ([`Inbox`]) is all the `PyO3`
 //! glue uses.
 
+mod chunk;
 mod close;
 mod inbox;
 mod reader;
@@ -15,31 +16,50 @@ mod writer;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
 use tokio::task::AbortHandle;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::frame::coding::CloseCode;
 
-pub use close::{CloseInfo, CloseInitiator};
-pub use inbox::{Drained, Inbound, Inbox};
+pub use chunk::{Chunk, ChunkPool, ChunkWriter};
+pub use close::{CloseInfo, CloseInitiator, MAX_CLOSE_REASON_BYTES};
+pub use inbox::{Drained, Inbound, Inbox, Payload};
 pub use reader::WAKE_EVERY_MESSAGES;
 pub use state::ConnState;
 pub use stats::{ConnStats, StatsSnapshot};
-pub use writer::Outgoing;
+pub use writer::{Control, Outgoing};
 
+use self::reader::ReadTask;
 use self::state::AtomicState;
 use self::stats::bump;
 use crate::clock::monotonic_ns;
 use crate::config::{ConnectConfig, check_read_buffer};
 use crate::error::{Error, Result};
-use crate::transport::{self, ReadCapacity};
+use crate::transport;
 
 /// Messages `send()` may queue for the writer before it waits for room.
 pub const OUTGOING_QUEUE: usize = 4096;
 
-/// Longest close reason RFC 6455 allows, in bytes (a control frame holds 125, minus the code).
-pub const MAX_CLOSE_REASON_BYTES: usize = 123;
+/// Pongs and close answers the reader may queue for the writer before it waits.
+const CONTROL_QUEUE: usize = 64;
+
+/// A message to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outbound {
+    /// A text frame.
+    Text(String),
+    /// A binary frame.
+    Binary(Bytes),
+}
+
+impl From<Outbound> for Outgoing {
+    fn from(message: Outbound) -> Self {
+        match message {
+            Outbound::Text(text) => Self::Message { text: true, payload: Bytes::from(text) },
+            Outbound::Binary(payload) => Self::Message { text: false, payload },
+        }
+    }
+}
 
 /// State shared by the handle, the reader and the writer.
 #[derive(Debug)]
@@ -86,7 +106,7 @@ struct Tasks {
 struct Handle {
     shared: Arc<Shared>,
     outgoing: mpsc::Sender<Outgoing>,
-    read_capacity: ReadCapacity,
+    pool: Arc<ChunkPool>,
     tasks: Tasks,
 }
 
@@ -121,14 +141,10 @@ impl Connection {
     pub async fn connect(config: ConnectConfig) -> Result<Self> {
         config.validate()?;
         let started_ns = monotonic_ns();
-        let read_capacity = ReadCapacity::new(config.read_buffer_bytes);
-        let ws = tokio::time::timeout(config.open_timeout, transport::open(&config, &read_capacity))
-            .await
-            .map_err(|_| Error::Timeout {
-            url: config.url.clone(),
-            operation: "opening",
-            timeout: config.open_timeout,
-        })??;
+        let opened =
+            tokio::time::timeout(config.open_timeout, transport::open(&config)).await.map_err(|_| {
+                Error::Timeout { url: config.url.clone(), operation: "opening", timeout: config.open_timeout }
+            })??;
         let inbox = Inbox::new(config.max_queue).map_err(Error::Runtime)?;
         let shared = Arc::new(Shared {
             url: config.url,
@@ -143,14 +159,25 @@ impl Connection {
         bump(&shared.stats.connect_time_ns, connected_ns - started_ns);
         bump(&shared.stats.connected_at_ns, connected_ns);
 
-        let (sink, stream) = ws.split();
+        let pool = ChunkPool::new(config.read_buffer_bytes);
+        let mut chunk = pool.take(opened.early_bytes.len() + 1);
+        chunk.append(&opened.early_bytes);
         let (outgoing_tx, outgoing_rx) = mpsc::channel(OUTGOING_QUEUE);
-        let (fail_tx, fail_rx) = mpsc::channel(1);
-        let reader = tokio::spawn(reader::read_loop(stream, shared.clone(), fail_tx)).abort_handle();
-        let writer =
-            tokio::spawn(writer::write_loop(sink, outgoing_rx, fail_rx, shared.clone())).abort_handle();
+        let (control_tx, control_rx) = mpsc::channel(CONTROL_QUEUE);
+        let read_task = ReadTask {
+            socket: opened.read,
+            chunk,
+            pool: pool.clone(),
+            shared: shared.clone(),
+            control: control_tx,
+            max_message_bytes: config.max_message_bytes,
+            max_frame_bytes: config.max_frame_bytes,
+        };
+        let reader = tokio::spawn(reader::read_loop(read_task)).abort_handle();
+        let writer = tokio::spawn(writer::write_loop(opened.write, outgoing_rx, control_rx, shared.clone()))
+            .abort_handle();
         let tasks = Tasks { reader, writer };
-        Ok(Self { handle: Arc::new(Handle { shared, outgoing: outgoing_tx, read_capacity, tasks }) })
+        Ok(Self { handle: Arc::new(Handle { shared, outgoing: outgoing_tx, pool, tasks }) })
     }
 
     fn shared(&self) -> &Shared {
@@ -181,19 +208,18 @@ impl Connection {
         &self.shared().inbox
     }
 
-    /// Takes the next message for a consumer that reads one at a time; arms the wake-up when
-    /// none is waiting.
-    #[must_use]
-    pub fn try_recv(&self) -> Option<Inbound> {
-        let message = self.shared().inbox.pop_or_arm();
-        if message.is_some() {
+    /// Calls `take` with the next message, for a consumer that reads one at a time; arms the
+    /// wake-up and returns `None` when none is waiting.
+    pub fn try_recv<R>(&self, take: impl FnOnce(Payload<'_>) -> R) -> Option<R> {
+        let result = self.shared().inbox.pop_or_arm(take);
+        if result.is_some() {
             bump(&self.shared().stats.messages_delivered, 1);
         }
-        message
+        result
     }
 
     /// Hands up to `limit` queued messages to `deliver` in one batch; see [`Inbox::drain`].
-    pub fn drain<E>(&self, limit: usize, deliver: impl FnMut(Inbound) -> Result<(), E>) -> Drained<E> {
+    pub fn drain<E>(&self, limit: usize, deliver: impl FnMut(Payload<'_>) -> Result<(), E>) -> Drained<E> {
         let shared = self.shared();
         shared.inbox.drain(limit, &shared.stats, deliver)
     }
@@ -217,7 +243,7 @@ impl Connection {
         StatsSnapshot {
             queue_len: shared.inbox.len() as u64,
             queue_capacity: shared.inbox.capacity() as u64,
-            read_buffer_capacity: self.handle.read_capacity.get() as u64,
+            read_buffer_capacity: self.handle.pool.capacity() as u64,
             ..shared.stats.snapshot()
         }
     }
@@ -228,7 +254,7 @@ impl Connection {
     /// [`Error::InvalidOption`] outside the accepted range.
     pub fn set_read_buffer_capacity(&self, bytes: usize) -> Result<()> {
         check_read_buffer(bytes)?;
-        self.handle.read_capacity.set(bytes);
+        self.handle.pool.set_capacity(bytes);
         Ok(())
     }
 
@@ -244,11 +270,11 @@ impl Connection {
     ///
     /// # Errors
     /// [`Error::Closed`] once the connection is closing or closed.
-    pub fn try_send(&self, message: Message) -> Result<bool> {
+    pub fn try_send(&self, message: Outbound) -> Result<bool> {
         if self.state() != ConnState::Connected {
             return Err(self.closed_error());
         }
-        match self.handle.outgoing.try_send(Outgoing::Message(message)) {
+        match self.handle.outgoing.try_send(message.into()) {
             Ok(()) => Ok(true),
             Err(mpsc::error::TrySendError::Full(_)) => Ok(false),
             Err(mpsc::error::TrySendError::Closed(_)) => Err(self.closed_error()),
@@ -259,11 +285,11 @@ impl Connection {
     ///
     /// # Errors
     /// [`Error::Closed`] once the connection is closing or closed.
-    pub async fn send(&self, message: Message) -> Result<()> {
+    pub async fn send(&self, message: Outbound) -> Result<()> {
         if self.state() != ConnState::Connected {
             return Err(self.closed_error());
         }
-        self.handle.outgoing.send(Outgoing::Message(message)).await.map_err(|_| self.closed_error())
+        self.handle.outgoing.send(message.into()).await.map_err(|_| self.closed_error())
     }
 
     /// Runs the closing handshake and waits for the connection to end; after `close_timeout`

@@ -7,17 +7,17 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString};
 
-use crate::conn::{Connection, Drained, Inbound};
+use crate::conn::{Connection, Drained, Payload};
 
 /// Most messages handed over in one loop turn, so a firehose cannot starve the asyncio loop;
 /// the rest follow on the next turn.
 pub const DISPATCH_LIMIT: usize = 2048;
 
 /// A received message as the Python object users get: text → `str`, binary → `bytes`.
-pub fn to_python<'py>(py: Python<'py>, message: &Inbound) -> Bound<'py, PyAny> {
+pub fn to_python<'py>(py: Python<'py>, message: Payload<'_>) -> Bound<'py, PyAny> {
     match message {
-        Inbound::Text(text) => PyString::new(py, text.as_str()).into_any(),
-        Inbound::Binary(data) => PyBytes::new(py, data).into_any(),
+        Payload::Text(text) => PyString::new(py, text).into_any(),
+        Payload::Binary(data) => PyBytes::new(py, data).into_any(),
     }
 }
 
@@ -29,7 +29,7 @@ pub fn to_python<'py>(py: Python<'py>, message: &Inbound) -> Bound<'py, PyAny> {
 /// wake-up is left pending for them.
 pub fn dispatch(py: Python<'_>, connection: &Connection, callback: &Bound<'_, PyAny>) -> PyResult<bool> {
     let outcome =
-        connection.drain(DISPATCH_LIMIT, |message| callback.call1((to_python(py, &message),)).map(drop));
+        connection.drain(DISPATCH_LIMIT, |message| callback.call1((to_python(py, message),)).map(drop));
     match outcome {
         Drained::Done { .. } => Ok(connection.is_drained()),
         Drained::Failed { error, .. } => {
@@ -44,10 +44,14 @@ pub fn dispatch(py: Python<'_>, connection: &Connection, callback: &Bound<'_, Py
 ///
 /// # Errors
 /// The callback's exception, after counting it; the list's messages count as delivered.
-pub fn dispatch_batch(py: Python<'_>, connection: &Connection, callback: &Bound<'_, PyAny>) -> PyResult<bool> {
+pub fn dispatch_batch(
+    py: Python<'_>,
+    connection: &Connection,
+    callback: &Bound<'_, PyAny>,
+) -> PyResult<bool> {
     let mut batch = Vec::with_capacity(connection.inbox().len().min(DISPATCH_LIMIT));
     let Drained::Done { delivered } = connection.drain(DISPATCH_LIMIT, |message| {
-        batch.push(to_python(py, &message));
+        batch.push(to_python(py, message));
         Ok::<(), std::convert::Infallible>(())
     });
     if delivered > 0 {
@@ -66,15 +70,15 @@ pub fn dispatch_batch(py: Python<'_>, connection: &Connection, callback: &Bound<
 /// `ConnectionClosed` (or `ProtocolError`) once the connection has ended and every message
 /// has been taken.
 pub fn try_recv<'py>(py: Python<'py>, connection: &Connection) -> PyResult<Option<Bound<'py, PyAny>>> {
-    if let Some(message) = connection.try_recv() {
-        return Ok(Some(to_python(py, &message)));
+    if let Some(message) = connection.try_recv(|message| to_python(py, message)) {
+        return Ok(Some(message));
     }
     if !connection.inbox().is_finished() {
         return Ok(None);
     }
     // Finished: everything was queued before the flag was set, so one more look is final.
-    match connection.try_recv() {
-        Some(message) => Ok(Some(to_python(py, &message))),
+    match connection.try_recv(|message| to_python(py, message)) {
+        Some(message) => Ok(Some(message)),
         None => Err(connection.closed_error().into()),
     }
 }

@@ -9,11 +9,10 @@ use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
-use tokio_tungstenite::tungstenite::Message;
 
 use super::bridge;
 use crate::config::ConnectConfig;
-use crate::conn::{Connection, check_close};
+use crate::conn::{Connection, Outbound, check_close};
 
 /// Handle of one connection; wrapped by `tickwire.Connection`.
 #[pyclass(name = "Connection", module = "tickwire._core", frozen)]
@@ -72,15 +71,15 @@ pub fn connect(
 }
 
 /// `str` → text frame; `bytes`, `bytearray`, `memoryview` and other buffers → binary frame.
-fn to_message(data: &Bound<'_, PyAny>) -> PyResult<Message> {
+fn to_message(data: &Bound<'_, PyAny>) -> PyResult<Outbound> {
     if let Ok(text) = data.cast::<PyString>() {
-        return Ok(Message::Text(text.to_str()?.to_owned().into()));
+        return Ok(Outbound::Text(text.to_str()?.to_owned()));
     }
     if let Ok(bytes) = data.cast::<PyBytes>() {
-        return Ok(Message::Binary(Bytes::copy_from_slice(bytes.as_bytes())));
+        return Ok(Outbound::Binary(Bytes::copy_from_slice(bytes.as_bytes())));
     }
     match PyBuffer::<u8>::get(data) {
-        Ok(buffer) => Ok(Message::Binary(Bytes::from(buffer.to_vec(data.py())?))),
+        Ok(buffer) => Ok(Outbound::Binary(Bytes::from(buffer.to_vec(data.py())?))),
         Err(_) => Err(PyTypeError::new_err(format!(
             "send() takes str or a bytes-like object, not {}",
             data.get_type().name()?

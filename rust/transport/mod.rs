@@ -1,10 +1,10 @@
-//! From a URL to an open WebSocket stream: parse the URL, resolve, connect TCP with the socket
-//! options, wrap in TLS for `wss://`, put the reusable read buffer on top, and do the upgrade.
+//! From a URL to an open WebSocket byte stream: parse the URL, resolve, connect TCP with the
+//! socket options, wrap in TLS for `wss://`, and run the opening handshake. The result is split
+//! into a read half for the reader task and a write half for the writer task.
 //!
-//! Per-message deflate is never offered: tungstenite does not implement it, and no
-//! `Sec-WebSocket-Extensions` header is sent, so every frame reaches the parser as sent.
+//! Per-message deflate is never offered (no `Sec-WebSocket-Extensions` header is sent, and an
+//! answer that names an extension is refused), so every frame reaches the parser as sent.
 
-mod buffered;
 mod socket;
 mod tls;
 mod url;
@@ -12,132 +12,140 @@ mod url;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::{self, Error as WsError};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio_rustls::client::TlsStream;
+use tungstenite::http::{HeaderName, HeaderValue};
 
-pub use buffered::{BufferedStream, ReadCapacity};
 pub use url::Target;
 
 use crate::config::ConnectConfig;
 use crate::error::{Error, Result};
+use crate::protocol::handshake::{Refusal, Upgrade};
 
-/// Bytes tungstenite reads from the [`BufferedStream`] per call. Small on purpose: tungstenite
-/// zero-fills the spare room of its buffer before every read, so a small window keeps that cost
-/// per wake-up low while the socket itself is read in large chunks by [`BufferedStream`].
-pub const FRAME_READ_WINDOW_BYTES: usize = 16 * 1024;
-
-/// The byte stream under the WebSocket protocol: plain TCP or TLS over TCP.
-pub enum Transport {
-    /// `ws://`
-    Plain(TcpStream),
-    /// `wss://`
-    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+/// An open WebSocket: the two halves of its byte stream, and the bytes the server sent right
+/// after its handshake answer (already WebSocket frames).
+pub struct Opened {
+    /// What the reader task reads.
+    pub read: ReadHalf,
+    /// What the writer task writes.
+    pub write: WriteHalf,
+    /// Frame bytes that arrived with the handshake answer.
+    pub early_bytes: Vec<u8>,
 }
-
-/// A WebSocket stream as tickwire opens it.
-pub type WsStream = WebSocketStream<BufferedStream<Transport>>;
 
 /// Opens the WebSocket described by `config`, within no time limit of its own (the caller
 /// bounds it with `open_timeout`).
 ///
 /// # Errors
 /// Any of the opening errors of [`Error`], each naming the URL.
-pub async fn open(config: &ConnectConfig, read_capacity: &ReadCapacity) -> Result<WsStream> {
+pub async fn open(config: &ConnectConfig) -> Result<Opened> {
     let target = Target::parse(&config.url)?;
-    let request = build_request(config)?;
+    check_headers(&config.headers)?;
     let tcp = socket::connect(config, &target).await?;
-    let transport = if target.secure {
-        let tls = tls::connect(config, &target, tcp).await?;
-        Transport::Tls(Box::new(tls))
+    if target.secure {
+        let mut tls = tls::connect(config, &target, tcp).await?;
+        let early_bytes = handshake(config, &target, &mut tls).await?;
+        let (read, write) = tokio::io::split(tls);
+        Ok(Opened { read: ReadHalf::Tls(read), write: WriteHalf::Tls(write), early_bytes })
     } else {
-        Transport::Plain(tcp)
-    };
-    let stream = BufferedStream::new(transport, read_capacity.clone());
-    let ws_config = WebSocketConfig::default()
-        .read_buffer_size(FRAME_READ_WINDOW_BYTES)
-        .max_message_size(Some(config.max_message_bytes))
-        .max_frame_size(Some(config.max_frame_bytes));
-    match tokio_tungstenite::client_async_with_config(request, stream, Some(ws_config)).await {
-        Ok((ws, _response)) => Ok(ws),
-        Err(WsError::Http(response)) => {
-            Err(Error::HandshakeRejected { url: config.url.clone(), status: response.status().as_u16() })
-        }
-        Err(source) => Err(Error::Handshake { url: config.url.clone(), source }),
+        let mut tcp = tcp;
+        let early_bytes = handshake(config, &target, &mut tcp).await?;
+        let (read, write) = tcp.into_split();
+        Ok(Opened { read: ReadHalf::Plain(read), write: WriteHalf::Plain(write), early_bytes })
     }
 }
 
-fn build_request(config: &ConnectConfig) -> Result<tungstenite::handshake::client::Request> {
-    let invalid = |reason: String| Error::InvalidUrl { url: config.url.clone(), reason };
-    let mut request = config.url.as_str().into_client_request().map_err(|err| invalid(err.to_string()))?;
-    for (name, value) in &config.headers {
-        let header_name = HeaderName::from_bytes(name.as_bytes()).map_err(|err| Error::InvalidOption {
+fn check_headers(headers: &[(String, String)]) -> Result<()> {
+    for (name, value) in headers {
+        HeaderName::from_bytes(name.as_bytes()).map_err(|err| Error::InvalidOption {
             name: "headers",
             reason: format!("header name {name:?}: {err}"),
         })?;
-        let header_value = HeaderValue::from_str(value).map_err(|err| Error::InvalidOption {
+        HeaderValue::from_str(value).map_err(|err| Error::InvalidOption {
             name: "headers",
             reason: format!("value of header {name:?}: {err}"),
         })?;
-        request.headers_mut().append(header_name, header_value);
     }
-    Ok(request)
+    Ok(())
 }
 
-impl AsyncRead for Transport {
+/// Sends the upgrade request and reads the answer; returns the bytes that followed it.
+async fn handshake<S>(config: &ConnectConfig, target: &Target, stream: &mut S) -> Result<Vec<u8>>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let failed = |reason: String| Error::Handshake { url: config.url.clone(), reason };
+    let upgrade = Upgrade::new(&target.path, &target.host_header, &config.headers);
+    stream.write_all(&upgrade.request).await.map_err(|err| failed(format!("sending the request: {err}")))?;
+    stream.flush().await.map_err(|err| failed(format!("sending the request: {err}")))?;
+    let mut answer = Vec::with_capacity(1024);
+    loop {
+        let read =
+            stream.read_buf(&mut answer).await.map_err(|err| failed(format!("reading the answer: {err}")))?;
+        match upgrade.check_response(&answer) {
+            Ok(Some(length)) => return Ok(answer.split_off(length)),
+            Ok(None) if read == 0 => {
+                return Err(failed("the server closed the connection during the handshake".into()));
+            }
+            Ok(None) => {}
+            Err(Refusal::Status(status)) => {
+                return Err(Error::HandshakeRejected { url: config.url.clone(), status });
+            }
+            Err(Refusal::Invalid(reason)) => return Err(failed(reason)),
+        }
+    }
+}
+
+/// The read half of a connection's byte stream.
+pub enum ReadHalf {
+    /// `ws://`: lock-free half of the TCP stream.
+    Plain(OwnedReadHalf),
+    /// `wss://`: TLS needs both directions, so its halves share the stream.
+    Tls(tokio::io::ReadHalf<TlsStream<TcpStream>>),
+}
+
+/// The write half of a connection's byte stream.
+pub enum WriteHalf {
+    /// `ws://`
+    Plain(OwnedWriteHalf),
+    /// `wss://`
+    Tls(tokio::io::WriteHalf<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for ReadHalf {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
-            Self::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
-            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_read(cx, buf),
+            Self::Plain(half) => Pin::new(half).poll_read(cx, buf),
+            Self::Tls(half) => Pin::new(half).poll_read(cx, buf),
         }
     }
 }
 
-impl AsyncWrite for Transport {
+impl AsyncWrite for WriteHalf {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
         match self.get_mut() {
-            Self::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
-            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            Self::Plain(stream) => Pin::new(stream).poll_write_vectored(cx, bufs),
-            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_write_vectored(cx, bufs),
-        }
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        match self {
-            Self::Plain(stream) => stream.is_write_vectored(),
-            Self::Tls(stream) => stream.is_write_vectored(),
+            Self::Plain(half) => Pin::new(half).poll_write(cx, buf),
+            Self::Tls(half) => Pin::new(half).poll_write(cx, buf),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
-            Self::Plain(stream) => Pin::new(stream).poll_flush(cx),
-            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_flush(cx),
+            Self::Plain(half) => Pin::new(half).poll_flush(cx),
+            Self::Tls(half) => Pin::new(half).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
-            Self::Plain(stream) => Pin::new(stream).poll_shutdown(cx),
-            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_shutdown(cx),
+            Self::Plain(half) => Pin::new(half).poll_shutdown(cx),
+            Self::Tls(half) => Pin::new(half).poll_shutdown(cx),
         }
     }
 }

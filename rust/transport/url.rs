@@ -1,6 +1,6 @@
 //! The parts of a `ws://` / `wss://` URL the transport needs.
 
-use tokio_tungstenite::tungstenite::http::Uri;
+use tungstenite::http::Uri;
 
 use crate::error::{Error, Result};
 
@@ -13,6 +13,10 @@ pub struct Target {
     pub port: u16,
     /// `wss://`
     pub secure: bool,
+    /// Path and query for the request line (`/` when the URL has none).
+    pub path: String,
+    /// Value of the `Host` header: the URL's host, with its port when it is not the default.
+    pub host_header: String,
 }
 
 impl Target {
@@ -41,7 +45,11 @@ impl Target {
                 _ => return Err(invalid(&format!("port {written:?} is not in 1..=65535"))),
             },
         };
-        Ok(Self { host, port, secure })
+        let path = uri.path_and_query().map_or("/", |path| path.as_str());
+        let path = if path.is_empty() { "/".to_owned() } else { path.to_owned() };
+        let bracketed = if host.contains(':') { format!("[{host}]") } else { host.clone() };
+        let host_header = if port == default_port { bracketed } else { format!("{bracketed}:{port}") };
+        Ok(Self { host, port, secure, path, host_header })
     }
 }
 
@@ -63,12 +71,26 @@ mod tests {
     fn parses_schemes_ports_and_ipv6() {
         assert_eq!(
             Target::parse("wss://stream.example.com/ws").unwrap(),
-            Target { host: "stream.example.com".into(), port: 443, secure: true }
+            Target {
+                host: "stream.example.com".into(),
+                port: 443,
+                secure: true,
+                path: "/ws".into(),
+                host_header: "stream.example.com".into()
+            }
         );
         assert_eq!(
             Target::parse("ws://127.0.0.1:9001/x?y=1").unwrap(),
-            Target { host: "127.0.0.1".into(), port: 9001, secure: false }
+            Target {
+                host: "127.0.0.1".into(),
+                port: 9001,
+                secure: false,
+                path: "/x?y=1".into(),
+                host_header: "127.0.0.1:9001".into()
+            }
         );
+        assert_eq!(Target::parse("ws://[::1]:9001").unwrap().host_header, "[::1]:9001");
+        assert_eq!(Target::parse("ws://example.com").unwrap().path, "/");
         assert_eq!(Target::parse("ws://[::1]:80/").unwrap().host, "::1");
         assert_eq!(Target::parse("ws://[::1]:9001/").unwrap().port, 9001);
         assert_eq!(Target::parse("ws://user@example.com:81/").unwrap().port, 81);

@@ -1,5 +1,6 @@
 //! The connection core from Rust alone, against a real tokio-tungstenite server on loopback:
 //! echo in order, close codes, protocol failures, and opening errors.
+#![allow(clippy::redundant_closure_for_method_calls, reason = "the method is not general over the lifetime")]
 
 use std::os::fd::RawFd;
 use std::time::Duration;
@@ -11,7 +12,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-use tickwire::{ConnState, ConnectConfig, Connection, Error, Inbound};
+use tickwire::{ConnState, ConnectConfig, Connection, Error, Inbound, Outbound};
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -33,11 +34,11 @@ where
 /// Waits for the next message the way the Python bridge does: pop, else wait on the wake-up fd.
 async fn next_message(connection: &Connection, wake: &AsyncFd<RawFd>) -> Result<Inbound, Error> {
     loop {
-        if let Some(message) = connection.try_recv() {
+        if let Some(message) = connection.try_recv(|m| m.to_inbound()) {
             return Ok(message);
         }
         if connection.inbox().is_finished() {
-            return connection.try_recv().ok_or_else(|| connection.closed_error());
+            return connection.try_recv(|m| m.to_inbound()).ok_or_else(|| connection.closed_error());
         }
         let mut ready = wake.readable().await.unwrap();
         connection.inbox().clear_wake();
@@ -72,17 +73,17 @@ async fn echoes_text_and_binary_in_order() {
     tokio::time::timeout(LIMIT, async {
         for n in 0..count {
             let message = if n % 2 == 0 {
-                Message::text(n.to_string())
+                Outbound::Text(n.to_string())
             } else {
-                Message::binary(n.to_be_bytes().to_vec())
+                Outbound::Binary(n.to_be_bytes().to_vec().into())
             };
             connection.send(message).await.unwrap();
         }
         for n in 0..count {
             let expected = if n % 2 == 0 {
-                Inbound::Text(n.to_string().into())
+                Inbound::Text(n.to_string())
             } else {
-                Inbound::Binary(n.to_be_bytes().to_vec().into())
+                Inbound::Binary(n.to_be_bytes().to_vec())
             };
             assert_eq!(next_message(&connection, &wake).await.unwrap(), expected);
         }
@@ -107,7 +108,7 @@ async fn the_peers_close_code_and_reason_surface_after_the_messages() {
     .await;
     let (connection, wake) = open(&url).await;
     let first = tokio::time::timeout(LIMIT, next_message(&connection, &wake)).await.unwrap().unwrap();
-    assert_eq!(first, Inbound::Text("last words".into()));
+    assert_eq!(first, Inbound::Text("last words".to_owned()));
     let end = tokio::time::timeout(LIMIT, next_message(&connection, &wake)).await.unwrap();
     match end {
         Err(Error::Closed { close, .. }) => {
