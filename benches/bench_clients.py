@@ -30,6 +30,7 @@ from firehose import SENTINEL_MAX_LEN, TIMESTAMP_SLICE, pin_to_cpu
 
 Message = str | bytes
 Callback = Callable[[Message], object]
+BatchCallback = Callable[[list[Message]], object]
 
 _REPO_PYTHON_DIR = Path(__file__).resolve().parent.parent / "python"
 _CLOSE_TIMEOUT_S = 5.0
@@ -70,9 +71,12 @@ class Client:
     """The interface every adapter implements; see the module docstring."""
 
     package = ""
+    #: Whether ``open`` takes a callback of lists (one call per batch) instead of one message.
+    batched = False
 
     async def open(self, url: str, on_message: Callback | None) -> None:
-        """Connect; with ``on_message`` every message goes to it, else use :meth:`recv`."""
+        """Connect; with ``on_message`` every message goes to it, else use :meth:`recv`.
+        For a ``batched`` client ``on_message`` takes a list of messages."""
         raise NotImplementedError
 
     async def send(self, data: str) -> None:
@@ -143,6 +147,18 @@ class TickwireClient(Client):
     def version(self) -> str:
         core = getattr(self._tickwire, "_core", None)
         return f"{self._tickwire.__version__} ({Path(getattr(core, '__file__', '?')).name})"
+
+
+class TickwireBatchClient(TickwireClient):
+    """tickwire with ``on_batch``: one Python call per batch, the user's loop inside it."""
+
+    batched = True
+
+    async def open(self, url: str, on_message: Callback | None) -> None:
+        self._tickwire = import_tickwire()
+        self._conn = await self._tickwire.connect(url, max_queue=65536)
+        if on_message is not None:
+            self._conn.on_batch(on_message)
 
 
 class PicowsClient(Client):
@@ -273,6 +289,7 @@ class AiohttpClient(Client):
 #: name -> (adapter, event loop). Every client on asyncio runs on uvloop unless named otherwise.
 CLIENTS: dict[str, tuple[type[Client], str]] = {
     "tickwire": (TickwireClient, "uvloop"),
+    "tickwire-batch": (TickwireBatchClient, "uvloop"),
     "picows": (PicowsClient, "uvloop"),
     "websockets": (WebsocketsClient, "uvloop"),
     "aiohttp": (AiohttpClient, "uvloop"),
@@ -346,7 +363,7 @@ async def guard(
 # -- scenarios ----------------------------------------------------------------------------------
 
 
-async def open_client(client: Client, url: str, on_message: Callback | None) -> None:
+async def open_client(client: Client, url: str, on_message: Callback | BatchCallback | None) -> None:
     # The libraries' own open timeouts differ (aiohttp's connect falls back to 5 minutes).
     await asyncio.wait_for(client.open(url, on_message), _OPEN_TIMEOUT_S + 5)
 
@@ -372,6 +389,16 @@ async def run_throughput(client: Client, url: str, expected: int, *, decode: boo
                 return
             decoder(message)
             count += 1
+
+        # The same per-message work, written as the loop a batch consumer writes.
+        def on_batch(batch: list[Message]) -> None:
+            nonlocal count
+            for message in batch:
+                if len(message) < SENTINEL_MAX_LEN:
+                    finish(message)
+                    return
+                decoder(message)
+                count += 1
     else:
 
         def on_message(message: Message) -> None:
@@ -381,7 +408,15 @@ async def run_throughput(client: Client, url: str, expected: int, *, decode: boo
                 return
             count += 1
 
-    await open_client(client, url, on_message)
+        def on_batch(batch: list[Message]) -> None:
+            nonlocal count
+            for message in batch:
+                if len(message) < SENTINEL_MAX_LEN:
+                    finish(message)
+                    return
+                count += 1
+
+    await open_client(client, url, on_batch if client.batched else on_message)
     wall0, cpu0 = time.perf_counter_ns(), cpu_ns()
     await client.send("go")
     wall1, cpu1, sentinel = await guard(finished, lambda: count, stall_s=stall_s, limit_s=limit_s, ended=client.wait_closed())
@@ -417,7 +452,16 @@ async def run_latency(client: Client, url: str, expected: int, *, warmup: int, s
             return
         append(now - int(message[ts]))
 
-    await open_client(client, url, on_message)
+    def on_batch(batch: list[Message]) -> None:
+        for message in batch:
+            now = clock()
+            if len(message) < SENTINEL_MAX_LEN:
+                if not finished.done():
+                    finished.set_result(None)
+                return
+            append(now - int(message[ts]))
+
+    await open_client(client, url, on_batch if client.batched else on_message)
     await client.send("go")
     await guard(finished, samples.__len__, stall_s=stall_s, limit_s=limit_s, ended=client.wait_closed())
     if len(samples) != expected:

@@ -52,7 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_clients  # noqa: E402
 import firehose  # noqa: E402
 
-DEFAULT_CLIENTS = ("tickwire", "picows", "websockets", "aiohttp")
+DEFAULT_CLIENTS = ("tickwire", "tickwire-batch", "picows", "websockets", "aiohttp")
 SCENARIOS = ("raw", "decoded", "latency", "echo")
 BASELINE = "picows"
 FULL = {"messages": 1_000_000, "latency_seconds": 5.0, "echo_count": 20_000}

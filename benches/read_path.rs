@@ -71,29 +71,39 @@ fn trade_frames() -> (Vec<u8>, usize) {
     (wire, frame_len)
 }
 
-/// tickwire's reader: socket-sized copies into a reused buffer, frames parsed in place, one
-/// span per message (what the reader task publishes). Returns the payload bytes seen.
+/// tickwire's reader as the reader task runs it: socket-sized copies into a reused buffer,
+/// frames parsed in place in batches of 64 spans, a read only when the parsed data runs out,
+/// and the unparsed tail carried to the front when the buffer is full. Returns the payload
+/// bytes seen.
 fn message_reader(wire: &[u8], read_size: usize, buffer: &mut [u8]) -> usize {
+    const BATCH: usize = 64;
     let mut reader = MessageReader::new(1 << 24, 1 << 24);
     let (mut filled, mut parsed, mut position, mut payload_bytes) = (0, 0, 0, 0);
-    while position < wire.len() || parsed < filled {
-        let take = read_size.min(wire.len() - position).min(buffer.len() - filled);
-        buffer[filled..filled + take].copy_from_slice(&wire[position..position + take]);
-        (filled, position) = (filled + take, position + take);
+    loop {
+        let mut messages = 0;
         let progress = reader
-            .parse(&buffer[..filled], parsed, 64, |event| {
+            .parse(&buffer[..filled], parsed, BATCH, |event| {
                 if let Event::Framed { len, .. } = event {
                     payload_bytes += len;
+                    messages += 1;
                 }
             })
             .unwrap();
         parsed = progress.consumed;
-        if filled == buffer.len() || (parsed == filled && position == wire.len()) {
+        if messages == BATCH {
+            continue;
+        }
+        if position == wire.len() {
+            return payload_bytes;
+        }
+        if filled == buffer.len() {
             buffer.copy_within(parsed..filled, 0);
             (filled, parsed) = (filled - parsed, 0);
         }
+        let take = read_size.min(wire.len() - position).min(buffer.len() - filled);
+        buffer[filled..filled + take].copy_from_slice(&wire[position..position + take]);
+        (filled, position) = (filled + take, position + take);
     }
-    payload_bytes
 }
 
 /// tungstenite's stream over the same bytes. Returns the payload bytes seen.

@@ -62,16 +62,25 @@ def burst_wire() -> tuple[bytes, int]:
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.parametrize("style", ["on_message", "on_batch"])
 async def test_callback_burst_of_one_million_exactly_once_in_order(
-    burst_wire: tuple[bytes, int],
+    burst_wire: tuple[bytes, int], style: str
 ) -> None:
     wire, payload_bytes = burst_wire
     seen: concurrent.futures.Future[int | None] = concurrent.futures.Future()
     received: list[str | bytes] = []
+    batch_sizes: list[int] = []
+
+    def on_batch(batch: list[str | bytes]) -> None:
+        batch_sizes.append(len(batch))
+        received.extend(batch)
 
     async with _burst_server(wire, seen) as server, asyncio.timeout(90):
         conn = await tickwire.connect(server.url)
-        conn.on_message(received.append)
+        if style == "on_message":
+            conn.on_message(received.append)
+        else:
+            conn.on_batch(on_batch)
         await conn.wait_closed()
         assert await wait_future(seen) == 1000
         stats = conn.stats()
@@ -86,6 +95,9 @@ async def test_callback_burst_of_one_million_exactly_once_in_order(
     assert stats["callback_errors"] == 0
     assert stats["queue_len"] == 0
     assert 1 <= stats["batches_delivered"] <= BURST
+    if style == "on_batch":
+        assert len(batch_sizes) == stats["batches_delivered"]
+        assert all(1 <= size <= tickwire._core.DISPATCH_LIMIT for size in batch_sizes)
     print(
         f"1M burst: {stats['batches_delivered']} batches,"
         f" {stats['queue_full_events']} queue-full events"
@@ -147,6 +159,38 @@ async def test_callback_errors_are_reported_and_delivery_goes_on(
     reported = [context.get("exception") for context in loop_errors]
     assert [type(e) for e in reported] == [Boom, Boom], loop_errors
     assert [str(e) for e in reported] == ["m3", "m7"]
+    loop_errors.clear()
+
+
+async def test_batch_callback_errors_are_reported_and_delivery_goes_on(
+    echo_server: WsServer, loop_errors: list[dict[str, Any]]
+) -> None:
+    got: list[str | bytes] = []
+    done = asyncio.Event()
+
+    class Boom(Exception):
+        pass
+
+    def on_batch(batch: list[str | bytes]) -> None:
+        got.extend(batch)
+        if "m9" in batch:
+            done.set()
+        if "m3" in batch:
+            raise Boom("m3")
+
+    async with asyncio.timeout(10):
+        async with await tickwire.connect(echo_server.url) as conn:
+            conn.on_batch(on_batch)
+            for i in range(10):
+                await conn.send(f"m{i}")
+                await asyncio.sleep(0)
+            await done.wait()
+            assert conn.stats()["callback_errors"] == 1
+
+    # The failed batch's messages count as delivered; nothing is lost or repeated.
+    assert got == [f"m{i}" for i in range(10)]
+    reported = [context.get("exception") for context in loop_errors]
+    assert [type(e) for e in reported] == [Boom], loop_errors
     loop_errors.clear()
 
 
