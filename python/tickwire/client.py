@@ -39,7 +39,7 @@ DEFAULT_MAX_MESSAGE_SIZE: Final = 16 * 1024 * 1024
 DEFAULT_MAX_FRAME_SIZE: Final = 16 * 1024 * 1024
 #: Messages the queue to Python holds before the I/O thread stops reading the socket.
 DEFAULT_MAX_QUEUE: Final = 65_536
-#: Bytes one socket read may take; see :meth:`Connection.set_read_buffer_capacity`.
+#: Size of the reused read buffers, in bytes; see :meth:`Connection.set_read_buffer_capacity`.
 DEFAULT_READ_BUFFER_SIZE: Final = 256 * 1024
 
 #: A callback given to :meth:`Connection.on_message`; its return value is ignored.
@@ -95,7 +95,8 @@ async def connect(
         max_queue: Messages the queue to Python holds (default 65,536). When it is full the
             I/O thread stops reading the socket until Python catches up, so TCP pushes back on
             the sender; nothing is dropped, and ``stats()["queue_full_events"]`` counts each time.
-        read_buffer_size: Bytes one socket read may take (default 256 KiB).
+        read_buffer_size: Size in bytes of the reused buffers the socket is read into, which is
+            the most one socket read takes (default 256 KiB).
 
     Returns:
         The open connection, in state ``connected``.
@@ -284,9 +285,9 @@ class Connection:
         return self._core.stats()
 
     def set_read_buffer_capacity(self, capacity: int) -> None:
-        """Set how many bytes one socket read may take, from the next read on.
+        """Set the size of the read buffers taken from now on (the one being filled is kept).
 
-        Larger reads mean fewer system calls on a busy stream; smaller ones use less memory.
+        Larger buffers mean fewer system calls on a busy stream; smaller ones use less memory.
 
         Raises:
             ValueError: ``capacity`` is below 4096 or above 64 MiB.

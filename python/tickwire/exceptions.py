@@ -10,7 +10,7 @@ URL it concerns. Network failures are also :class:`ConnectionError` and timeouts
     ├── HandshakeError        (also ConnectionError)  the server refused the WebSocket upgrade
     ├── ConnectionClosed      (also ConnectionError)  the connection is closed; code and reason
     │   └── ProtocolError                             closed because the peer broke RFC 6455
-    └── TickwireTimeoutError  (also TimeoutError)     opening or closing took too long
+    └── TickwireTimeoutError  (also TimeoutError)     opening took longer than open_timeout
 
 Invalid arguments raise :class:`ValueError` or :class:`TypeError`, as usual in Python.
 """
@@ -94,7 +94,10 @@ class ProtocolError(ConnectionClosed):
 
 
 class TickwireTimeoutError(TickwireError, TimeoutError):
-    """An operation did not finish in time: opening (``open_timeout``) or the closing handshake.
+    """Opening the connection (DNS, TCP, TLS and the upgrade) took longer than ``open_timeout``.
+
+    A closing handshake that outlasts ``close_timeout`` raises nothing: the TCP connection is
+    dropped and the connection ends with close code 1006.
 
     Attributes:
         url: The WebSocket URL the error concerns.
