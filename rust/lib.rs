@@ -3,9 +3,13 @@
 //!
 //! Table of contents:
 //! - [`config`]: what a connection is opened with, and its defaults.
-//! - [`transport`]: DNS, TCP socket options, TLS, and the reusable read buffer.
-//! - [`conn`]: one connection: its state, counters, reader and writer tasks, and the bounded
-//!   inbox that hands messages to the consumer (Python) with one wake-up per batch.
+//! - [`protocol`]: RFC 6455 without I/O: handshake, frame headers, the frame reader.
+//! - [`transport`]: DNS, TCP socket options, TLS, and the handshake over the socket.
+//! - [`conn`]: one connection: its state, counters, read chunks, reader and writer tasks, and
+//!   the bounded inbox that hands messages to the consumer (Python) with one wake-up per batch.
+//! - [`pool`]: many connections that reconnect by themselves: policy, heartbeats, staleness.
+//! - [`subscribe`]: which symbols are subscribed, batched requests, confirmations, rate limits.
+//! - [`router`]: symbols interned to dense ids and per-channel handler tables.
 //! - [`runtime`]: the process-wide tokio runtime that runs every connection.
 //! - [`error`]: the one error type, carrying its cause.
 //! - [`clock`]: monotonic nanoseconds on the clock Python's `time.monotonic_ns()` reads.
@@ -16,8 +20,11 @@ pub mod clock;
 pub mod config;
 pub mod conn;
 pub mod error;
+pub mod pool;
 pub mod protocol;
+pub mod router;
 pub mod runtime;
+pub mod subscribe;
 pub mod transport;
 
 #[cfg(feature = "python")]
