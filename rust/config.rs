@@ -46,7 +46,17 @@ pub struct ConnectConfig {
     pub max_queue: usize,
     /// Bytes one socket read may take; changeable later on the connection.
     pub read_buffer_bytes: usize,
+    /// How often to send a WebSocket ping; `None` sends none.
+    pub ping_interval: Option<Duration>,
+    /// How long the connection may receive nothing at all (no data, no pong, no ping) before
+    /// it is declared stale and dropped; `None` never.
+    pub stale_timeout: Option<Duration>,
 }
+
+/// Ping interval used unless configured otherwise.
+pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(20);
+/// Stale timeout used unless configured otherwise: three missed pings.
+pub const DEFAULT_STALE_TIMEOUT: Duration = Duration::from_mins(1);
 
 impl ConnectConfig {
     /// Options with every default for `url`.
@@ -65,6 +75,8 @@ impl ConnectConfig {
             close_timeout: Duration::from_secs(10),
             max_queue: DEFAULT_MAX_QUEUE,
             read_buffer_bytes: DEFAULT_READ_BUFFER_BYTES,
+            ping_interval: Some(DEFAULT_PING_INTERVAL),
+            stale_timeout: Some(DEFAULT_STALE_TIMEOUT),
         }
     }
 
@@ -85,6 +97,12 @@ impl ConnectConfig {
         }
         if self.open_timeout.is_zero() {
             return invalid("open_timeout", "must be positive");
+        }
+        if self.ping_interval.is_some_and(|interval| interval.is_zero()) {
+            return invalid("ping_interval", "must be positive");
+        }
+        if self.stale_timeout.is_some_and(|timeout| timeout.is_zero()) {
+            return invalid("stale_timeout", "must be positive");
         }
         check_read_buffer(self.read_buffer_bytes)
     }

@@ -22,6 +22,8 @@ def connect(
     close_timeout: float,
     max_queue: int,
     read_buffer_size: int,
+    ping_interval: float | None,
+    stale_timeout: float | None,
 ) -> Awaitable[Connection]:
     """Open a connection; see ``tickwire.connect``."""
 

@@ -73,6 +73,8 @@ async def connect(
     close_timeout: float = 10.0,
     max_queue: int = DEFAULT_MAX_QUEUE,
     read_buffer_size: int = DEFAULT_READ_BUFFER_SIZE,
+    ping_interval: float | None = 20.0,
+    stale_timeout: float | None = 60.0,
 ) -> Connection:
     """Open a WebSocket connection to ``url`` (``ws://`` or ``wss://``).
 
@@ -97,6 +99,12 @@ async def connect(
             the sender; nothing is dropped, and ``stats()["queue_full_events"]`` counts each time.
         read_buffer_size: Size in bytes of the reused buffers the socket is read into, which is
             the most one socket read takes (default 256 KiB).
+        ping_interval: Seconds between WebSocket pings sent to keep the connection alive and to
+            measure its round trip (default 20); ``None`` sends none.
+        stale_timeout: Seconds the connection may receive nothing at all (no data, no pong, no
+            ping) before it is dropped as stale (default 60), ending with close code 1006 and a
+            reason that says so; ``None`` never. Time spent not reading because ``max_queue``
+            is full does not count.
 
     Returns:
         The open connection, in state ``connected``.
@@ -122,6 +130,8 @@ async def connect(
         close_timeout=close_timeout,
         max_queue=max_queue,
         read_buffer_size=read_buffer_size,
+        ping_interval=ping_interval,
+        stale_timeout=stale_timeout,
     )
     return Connection(core, loop)
 
@@ -280,7 +290,9 @@ class Connection:
         ``queue_len`` and ``queue_capacity``; ``queue_full_events`` (times the I/O thread found
         the queue full and paused reading: the lag counter) and ``queue_full_ns`` (time spent so
         paused); ``messages_delivered``, ``batches_delivered``, ``callback_errors``;
-        ``read_buffer_capacity``.
+        ``read_buffer_capacity``; ``last_receive_ns`` (anything received), ``pings_sent``,
+        ``pongs_received``, ``last_pong_ns`` and ``ping_rtt_ns`` (round trip of the last answered
+        heartbeat ping; ``None`` before the first).
         """
         return self._core.stats()
 

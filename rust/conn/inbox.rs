@@ -241,7 +241,16 @@ impl Inbox {
             room.await;
         }
         self.reader_paused.store(false, Ordering::Relaxed);
-        bump(&stats.queue_full_ns, monotonic_ns().saturating_sub(paused_at));
+        let resumed_at = monotonic_ns();
+        bump(&stats.queue_full_ns, resumed_at.saturating_sub(paused_at));
+        // Not reading was our choice, not the peer's silence: restart the stale clock.
+        stats.last_receive_ns.store(resumed_at, Ordering::Relaxed);
+    }
+
+    /// Whether the reader is waiting for room (and so not reading the socket).
+    #[must_use]
+    pub fn is_reader_paused(&self) -> bool {
+        self.reader_paused.load(Ordering::Relaxed)
     }
 
     /// Signals the consumer if it is waiting for messages.

@@ -7,6 +7,7 @@
 
 mod chunk;
 mod close;
+mod heartbeat;
 mod inbox;
 mod reader;
 mod state;
@@ -29,6 +30,7 @@ pub use state::ConnState;
 pub use stats::{ConnStats, StatsSnapshot};
 pub use writer::{Control, Outgoing};
 
+use self::heartbeat::Heartbeat;
 use self::reader::ReadTask;
 use self::state::AtomicState;
 use self::stats::bump;
@@ -101,6 +103,7 @@ impl Shared {
 struct Tasks {
     reader: AbortHandle,
     writer: AbortHandle,
+    heartbeat: AbortHandle,
 }
 
 struct Handle {
@@ -114,6 +117,7 @@ impl Drop for Handle {
     fn drop(&mut self) {
         self.tasks.reader.abort();
         self.tasks.writer.abort();
+        self.tasks.heartbeat.abort();
         self.shared.terminate(CloseInfo::abnormal("the connection was dropped without close()"));
     }
 }
@@ -158,6 +162,7 @@ impl Connection {
         let connected_ns = monotonic_ns();
         bump(&shared.stats.connect_time_ns, connected_ns - started_ns);
         bump(&shared.stats.connected_at_ns, connected_ns);
+        bump(&shared.stats.last_receive_ns, connected_ns);
 
         let pool = ChunkPool::new(config.read_buffer_bytes);
         let mut chunk = pool.take(opened.early_bytes.len() + 1);
@@ -169,14 +174,22 @@ impl Connection {
             chunk,
             pool: pool.clone(),
             shared: shared.clone(),
-            control: control_tx,
+            control: control_tx.clone(),
             max_message_bytes: config.max_message_bytes,
             max_frame_bytes: config.max_frame_bytes,
         };
         let reader = tokio::spawn(reader::read_loop(read_task)).abort_handle();
         let writer = tokio::spawn(writer::write_loop(opened.write, outgoing_rx, control_rx, shared.clone()))
             .abort_handle();
-        let tasks = Tasks { reader, writer };
+        let heartbeat = tokio::spawn(heartbeat::heartbeat_loop(Heartbeat {
+            shared: shared.clone(),
+            control: control_tx,
+            ping_interval: config.ping_interval,
+            stale_timeout: config.stale_timeout,
+            io_tasks: [reader.clone(), writer.clone()],
+        }))
+        .abort_handle();
+        let tasks = Tasks { reader, writer, heartbeat };
         Ok(Self { handle: Arc::new(Handle { shared, outgoing: outgoing_tx, pool, tasks }) })
     }
 
@@ -308,6 +321,7 @@ impl Connection {
         if tokio::time::timeout(timeout, self.wait_closed()).await.is_err() {
             self.handle.tasks.reader.abort();
             self.handle.tasks.writer.abort();
+            self.handle.tasks.heartbeat.abort();
             self.shared().terminate(CloseInfo::abnormal(format!(
                 "the closing handshake did not finish within {timeout:?}; TCP dropped"
             )));

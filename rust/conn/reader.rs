@@ -69,7 +69,7 @@ pub(super) async fn read_loop<R: AsyncRead + Unpin>(task: ReadTask<R>) {
                 batch.push(Item::Owned { text, data });
             }
             Event::Ping(payload) => replies.push(Control::Pong(payload.to_vec())),
-            Event::Pong => {}
+            Event::Pong(payload) => record_pong(&shared, payload),
             Event::Close(close) => {
                 let (code, reason) = close.unwrap_or((NO_STATUS_RECEIVED, ""));
                 shared.record_close(CloseInfo::by_peer(code, reason));
@@ -116,7 +116,11 @@ pub(super) async fn read_loop<R: AsyncRead + Unpin>(task: ReadTask<R>) {
         };
         match read {
             Ok(0) => break End::Eof,
-            Ok(n) => chunk.advance(n),
+            Ok(n) => {
+                chunk.advance(n);
+                // Once per socket read, not per message: what the stale check watches.
+                shared.stats.last_receive_ns.store(monotonic_ns(), std::sync::atomic::Ordering::Relaxed);
+            }
             Err(error) => break End::Io(error),
         }
     };
@@ -134,6 +138,18 @@ pub(super) async fn read_loop<R: AsyncRead + Unpin>(task: ReadTask<R>) {
         }
     };
     shared.terminate(fallback);
+}
+
+/// Counts a pong; one answering a heartbeat ping (its payload is the send time) gives the
+/// round trip.
+fn record_pong(shared: &Shared, payload: &[u8]) {
+    let now = monotonic_ns();
+    bump(&shared.stats.pongs_received, 1);
+    shared.stats.last_pong_ns.store(now, std::sync::atomic::Ordering::Relaxed);
+    if let Ok(sent) = <[u8; 8]>::try_from(payload) {
+        let rtt = now.saturating_sub(u64::from_be_bytes(sent));
+        shared.stats.ping_rtt_ns.store(rtt, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 fn record_received(shared: &Shared, bytes: usize) {

@@ -21,6 +21,11 @@ pub struct ConnStats {
     pub(crate) messages_delivered: AtomicU64,
     pub(crate) batches_delivered: AtomicU64,
     pub(crate) callback_errors: AtomicU64,
+    pub(crate) last_receive_ns: AtomicU64,
+    pub(crate) pings_sent: AtomicU64,
+    pub(crate) pongs_received: AtomicU64,
+    pub(crate) last_pong_ns: AtomicU64,
+    pub(crate) ping_rtt_ns: AtomicU64,
 }
 
 /// Adds `n` to a counter that only the calling task writes.
@@ -56,6 +61,16 @@ pub struct StatsSnapshot {
     pub batches_delivered: u64,
     /// Exceptions raised by the consumer's callback.
     pub callback_errors: u64,
+    /// When anything (data, ping, pong) last arrived (`CLOCK_MONOTONIC`).
+    pub last_receive_ns: u64,
+    /// WebSocket pings sent by the heartbeat.
+    pub pings_sent: u64,
+    /// Pongs received.
+    pub pongs_received: u64,
+    /// When the last pong arrived (`CLOCK_MONOTONIC`), 0 before the first.
+    pub last_pong_ns: u64,
+    /// Round trip of the last answered heartbeat ping.
+    pub ping_rtt_ns: u64,
     /// Messages waiting in the inbox.
     pub queue_len: u64,
     /// Inbox capacity.
@@ -82,6 +97,11 @@ impl ConnStats {
             messages_delivered: get(&self.messages_delivered),
             batches_delivered: get(&self.batches_delivered),
             callback_errors: get(&self.callback_errors),
+            last_receive_ns: get(&self.last_receive_ns),
+            pings_sent: get(&self.pings_sent),
+            pongs_received: get(&self.pongs_received),
+            last_pong_ns: get(&self.last_pong_ns),
+            ping_rtt_ns: get(&self.ping_rtt_ns),
             ..StatsSnapshot::default()
         }
     }

@@ -38,6 +38,8 @@ pub enum Outgoing {
 /// What the reader asks the writer to send.
 #[derive(Debug)]
 pub enum Control {
+    /// Send a heartbeat ping with this payload.
+    Ping(Vec<u8>),
     /// Answer a ping with its payload.
     Pong(Vec<u8>),
     /// Answer the peer's close frame, echoing its code and reason (nothing for an empty close).
@@ -97,6 +99,10 @@ struct Frames<'a> {
 impl Frames<'_> {
     fn control(&mut self, request: Control) {
         match request {
+            Control::Ping(payload) => {
+                bump(&self.shared.stats.pings_sent, 1);
+                self.frame(Opcode::Ping, &payload);
+            }
             Control::Pong(payload) => self.frame(Opcode::Pong, &payload),
             Control::EchoClose(close) => self.close(&close.as_ref().map(close_payload).unwrap_or_default()),
             Control::Fail(failure) => self.close(&close_payload(&failure)),

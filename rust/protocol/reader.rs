@@ -56,8 +56,8 @@ pub enum Event<'a> {
     },
     /// A ping; the pong must carry the same payload.
     Ping(&'a [u8]),
-    /// A pong.
-    Pong,
+    /// A pong, with the payload of the ping it answers.
+    Pong(&'a [u8]),
     /// The peer's close frame: code and reason, or `None` for an empty one. Every frame after
     /// it is ignored.
     Close(Option<(u16, &'a str)>),
@@ -222,7 +222,7 @@ impl MessageReader {
                 }
             }
             Opcode::Ping => on_event(Event::Ping(payload)),
-            Opcode::Pong => on_event(Event::Pong),
+            Opcode::Pong => on_event(Event::Pong(payload)),
             Opcode::Close => {
                 let close = parse_close(payload)?;
                 self.closed = true;
@@ -301,7 +301,7 @@ mod tests {
                         )
                     }
                     Event::Ping(payload) => format!("ping:{}", String::from_utf8_lossy(payload)),
-                    Event::Pong => "pong".into(),
+                    Event::Pong(_) => "pong".into(),
                     Event::Close(close) => format!("close:{close:?}"),
                 });
             })?;

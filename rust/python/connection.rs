@@ -30,7 +30,7 @@ fn seconds(name: &str, value: f64) -> PyResult<Duration> {
 #[pyfunction]
 #[pyo3(signature = (
     url, *, nodelay, recv_buffer, send_buffer, max_message_size, max_frame_size, headers, ca_file,
-    open_timeout, close_timeout, max_queue, read_buffer_size
+    open_timeout, close_timeout, max_queue, read_buffer_size, ping_interval, stale_timeout
 ))]
 #[allow(clippy::too_many_arguments, reason = "mirrors the keyword-only options of tickwire.connect")]
 pub fn connect(
@@ -47,6 +47,8 @@ pub fn connect(
     close_timeout: f64,
     max_queue: usize,
     read_buffer_size: usize,
+    ping_interval: Option<f64>,
+    stale_timeout: Option<f64>,
 ) -> PyResult<Bound<'_, PyAny>> {
     crate::runtime::runtime()?;
     let config = ConnectConfig {
@@ -62,6 +64,8 @@ pub fn connect(
         close_timeout: seconds("close_timeout", close_timeout)?,
         max_queue,
         read_buffer_bytes: read_buffer_size,
+        ping_interval: ping_interval.map(|value| seconds("ping_interval", value)).transpose()?,
+        stale_timeout: stale_timeout.map(|value| seconds("stale_timeout", value)).transpose()?,
     };
     config.validate()?;
     pyo3_async_runtimes::tokio::future_into_py(py, async move {
@@ -185,6 +189,11 @@ impl PyConnection {
         dict.set_item("batches_delivered", stats.batches_delivered)?;
         dict.set_item("callback_errors", stats.callback_errors)?;
         dict.set_item("read_buffer_capacity", stats.read_buffer_capacity)?;
+        dict.set_item("last_receive_ns", stats.last_receive_ns)?;
+        dict.set_item("pings_sent", stats.pings_sent)?;
+        dict.set_item("pongs_received", stats.pongs_received)?;
+        dict.set_item("last_pong_ns", (stats.last_pong_ns > 0).then_some(stats.last_pong_ns))?;
+        dict.set_item("ping_rtt_ns", (stats.pongs_received > 0).then_some(stats.ping_rtt_ns))?;
         Ok(dict)
     }
 
