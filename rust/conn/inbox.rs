@@ -16,7 +16,7 @@
 //! - reader: publish, fence, and if `armed` was set, clear it and signal the descriptor.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crossbeam_queue::SegQueue;
@@ -147,6 +147,21 @@ pub struct Inbox {
     reader_paused: AtomicBool,
     room: Notify,
     finished: AtomicBool,
+    // Consumer-side counters: the consumer is their only writer.
+    delivered_messages: AtomicU64,
+    delivered_batches: AtomicU64,
+    callback_errors: AtomicU64,
+}
+
+/// The consumer-side counters of an inbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Delivered {
+    /// Messages handed to the consumer.
+    pub messages: u64,
+    /// Batches (wake-ups) in which they were handed over.
+    pub batches: u64,
+    /// Failures of the consumer's callback.
+    pub callback_errors: u64,
 }
 
 impl Inbox {
@@ -172,6 +187,9 @@ impl Inbox {
             reader_paused: AtomicBool::new(false),
             room: Notify::new(),
             finished: AtomicBool::new(false),
+            delivered_messages: AtomicU64::new(0),
+            delivered_batches: AtomicU64::new(0),
+            callback_errors: AtomicU64::new(0),
         })
     }
 
@@ -197,6 +215,21 @@ impl Inbox {
     #[must_use]
     pub fn capacity(&self) -> usize {
         self.capacity
+    }
+
+    /// The consumer-side counters now.
+    #[must_use]
+    pub fn delivered(&self) -> Delivered {
+        Delivered {
+            messages: self.delivered_messages.load(Ordering::Relaxed),
+            batches: self.delivered_batches.load(Ordering::Relaxed),
+            callback_errors: self.callback_errors.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Counts one failure of the consumer's callback.
+    pub fn count_callback_error(&self) {
+        bump(&self.callback_errors, 1);
     }
 
     /// Messages the reader should put in one batch at most.
@@ -310,6 +343,7 @@ impl Inbox {
         let result = cursor.take_next(&self.batches, take);
         if result.is_some() {
             self.took(1);
+            bump(&self.delivered_messages, 1);
         }
         result
     }
@@ -317,12 +351,7 @@ impl Inbox {
     /// Hands up to `limit` queued messages to `deliver`, after clearing and re-arming the
     /// wake-up. If the limit stops it early, or `deliver` fails, the descriptor is signalled
     /// again so the rest follow on the consumer's next turn instead of starving its loop.
-    pub fn drain<E>(
-        &self,
-        limit: usize,
-        stats: &ConnStats,
-        mut deliver: impl FnMut(Payload<'_>) -> Result<(), E>,
-    ) -> Drained<E> {
+    pub fn drain<E>(&self, limit: usize, mut deliver: impl FnMut(Payload<'_>) -> Result<(), E>) -> Drained<E> {
         self.clear_wake();
         self.arm();
         let mut cursor = self.cursor();
@@ -343,8 +372,8 @@ impl Inbox {
         drop(cursor);
         if delivered > 0 {
             self.took(delivered);
-            bump(&stats.messages_delivered, delivered as u64);
-            bump(&stats.batches_delivered, 1);
+            bump(&self.delivered_messages, delivered as u64);
+            bump(&self.delivered_batches, 1);
         }
         if (failure.is_some() || delivered == limit) && !self.is_empty() {
             self.signal();
@@ -398,7 +427,7 @@ mod tests {
     }
 
     fn drain_all(inbox: &Inbox, stats: &ConnStats, into: &mut Vec<Inbound>) -> Drained<()> {
-        inbox.drain(usize::MAX, stats, |m| {
+        inbox.drain(usize::MAX, |m| {
             into.push(m.to_inbound());
             Ok(())
         })
@@ -425,13 +454,13 @@ mod tests {
     fn a_limited_or_failed_batch_leaves_a_wake_up_for_the_rest() {
         let (pool, inbox, stats) = (ChunkPool::new(4096), Inbox::new(16).unwrap(), ConnStats::default());
         block_on(inbox.push(batch(&pool, 0, 5), &stats));
-        assert_eq!(inbox.drain::<()>(2, &stats, |_| Ok(())), Drained::Done { delivered: 2 });
+        assert_eq!(inbox.drain::<()>(2, |_| Ok(())), Drained::Done { delivered: 2 });
         assert!(wake_pending(&inbox));
-        assert_eq!(inbox.drain(10, &stats, |_| Err("boom")), Drained::Failed { delivered: 1, error: "boom" });
+        assert_eq!(inbox.drain(10, |_| Err("boom")), Drained::Failed { delivered: 1, error: "boom" });
         assert!(wake_pending(&inbox));
         assert_eq!(inbox.len(), 2);
         assert_eq!(inbox.pop_or_arm(|m| m.to_inbound()), Some(text(3)));
-        assert_eq!(stats.snapshot().messages_delivered, 3);
+        assert_eq!(inbox.delivered().messages, 4, "drained and popped alike");
     }
 
     #[test]

@@ -24,7 +24,7 @@ use tungstenite::protocol::frame::coding::CloseCode;
 
 pub use chunk::{Chunk, ChunkPool, ChunkWriter};
 pub use close::{CloseInfo, CloseInitiator, MAX_CLOSE_REASON_BYTES};
-pub use inbox::{Drained, Inbound, Inbox, Payload};
+pub use inbox::{Delivered, Drained, Inbound, Inbox, Payload};
 pub use reader::WAKE_EVERY_MESSAGES;
 pub use state::ConnState;
 pub use stats::{ConnStats, StatsSnapshot};
@@ -69,7 +69,10 @@ pub(crate) struct Shared {
     url: String,
     state: AtomicState,
     stats: ConnStats,
-    inbox: Inbox,
+    inbox: Arc<Inbox>,
+    /// Whether this connection's end is the end of its inbox (false when a reconnecting
+    /// session shares one inbox across its connections).
+    owns_inbox: bool,
     /// The first close event (sent or received), which decides the reported code.
     close: Mutex<Option<CloseInfo>>,
     terminated: watch::Sender<bool>,
@@ -95,7 +98,12 @@ impl Shared {
         self.record_close(fallback);
         let clean = self.close_info().is_some_and(|close| close.is_clean());
         self.state.advance(if clean { ConnState::Closed } else { ConnState::Error });
-        self.inbox.finish();
+        if self.owns_inbox {
+            self.inbox.finish();
+        } else {
+            // The session's consumer may be waiting; it learns of the end from the session.
+            self.inbox.wake_consumer();
+        }
         self.terminated.send_replace(true);
     }
 }
@@ -143,18 +151,32 @@ impl Connection {
     /// [`Error::HandshakeRejected`], [`Error::Handshake`]); [`Error::Timeout`] after
     /// `open_timeout`.
     pub async fn connect(config: ConnectConfig) -> Result<Self> {
+        let inbox = Arc::new(Inbox::new(config.max_queue).map_err(Error::Runtime)?);
+        Self::open(config, inbox, true).await
+    }
+
+    /// Opens a connection that publishes into `inbox`, which outlives it: its end does not
+    /// finish the inbox. A reconnecting session gives every connection it opens the same one.
+    ///
+    /// # Errors
+    /// As [`Connection::connect`].
+    pub async fn connect_into(config: ConnectConfig, inbox: Arc<Inbox>) -> Result<Self> {
+        Self::open(config, inbox, false).await
+    }
+
+    async fn open(config: ConnectConfig, inbox: Arc<Inbox>, owns_inbox: bool) -> Result<Self> {
         config.validate()?;
         let started_ns = monotonic_ns();
         let opened =
             tokio::time::timeout(config.open_timeout, transport::open(&config)).await.map_err(|_| {
                 Error::Timeout { url: config.url.clone(), operation: "opening", timeout: config.open_timeout }
             })??;
-        let inbox = Inbox::new(config.max_queue).map_err(Error::Runtime)?;
         let shared = Arc::new(Shared {
             url: config.url,
             state: AtomicState::new(ConnState::Connected),
             stats: ConnStats::default(),
             inbox,
+            owns_inbox,
             close: Mutex::new(None),
             terminated: watch::Sender::new(false),
             close_timeout: config.close_timeout,
@@ -217,24 +239,19 @@ impl Connection {
 
     /// The queue of received messages, for the consumer.
     #[must_use]
-    pub fn inbox(&self) -> &Inbox {
+    pub fn inbox(&self) -> &Arc<Inbox> {
         &self.shared().inbox
     }
 
     /// Calls `take` with the next message, for a consumer that reads one at a time; arms the
     /// wake-up and returns `None` when none is waiting.
     pub fn try_recv<R>(&self, take: impl FnOnce(Payload<'_>) -> R) -> Option<R> {
-        let result = self.shared().inbox.pop_or_arm(take);
-        if result.is_some() {
-            bump(&self.shared().stats.messages_delivered, 1);
-        }
-        result
+        self.shared().inbox.pop_or_arm(take)
     }
 
     /// Hands up to `limit` queued messages to `deliver` in one batch; see [`Inbox::drain`].
     pub fn drain<E>(&self, limit: usize, deliver: impl FnMut(Payload<'_>) -> Result<(), E>) -> Drained<E> {
-        let shared = self.shared();
-        shared.inbox.drain(limit, &shared.stats, deliver)
+        self.shared().inbox.drain(limit, deliver)
     }
 
     /// Whether the connection has ended and every message has been taken.
@@ -244,16 +261,16 @@ impl Connection {
         inbox.is_finished() && inbox.is_empty()
     }
 
-    /// Counts one consumer callback failure.
-    pub fn count_callback_error(&self) {
-        bump(&self.shared().stats.callback_errors, 1);
-    }
 
     /// The counters now.
     #[must_use]
     pub fn stats(&self) -> StatsSnapshot {
         let shared = self.shared();
+        let delivered = shared.inbox.delivered();
         StatsSnapshot {
+            messages_delivered: delivered.messages,
+            batches_delivered: delivered.batches,
+            callback_errors: delivered.callback_errors,
             queue_len: shared.inbox.len() as u64,
             queue_capacity: shared.inbox.capacity() as u64,
             read_buffer_capacity: self.handle.pool.capacity() as u64,

@@ -18,9 +18,6 @@ pub struct ConnStats {
     pub(crate) last_message_ns: AtomicU64,
     pub(crate) queue_full_events: AtomicU64,
     pub(crate) queue_full_ns: AtomicU64,
-    pub(crate) messages_delivered: AtomicU64,
-    pub(crate) batches_delivered: AtomicU64,
-    pub(crate) callback_errors: AtomicU64,
     pub(crate) last_receive_ns: AtomicU64,
     pub(crate) pings_sent: AtomicU64,
     pub(crate) pongs_received: AtomicU64,
@@ -80,7 +77,7 @@ pub struct StatsSnapshot {
 }
 
 impl ConnStats {
-    /// Copies the counters; the inbox and buffer figures are filled in by the connection.
+    /// Copies the counters; the inbox's and the buffer's are filled in by the connection.
     #[must_use]
     pub fn snapshot(&self) -> StatsSnapshot {
         let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
@@ -94,9 +91,6 @@ impl ConnStats {
             last_message_ns: get(&self.last_message_ns),
             queue_full_events: get(&self.queue_full_events),
             queue_full_ns: get(&self.queue_full_ns),
-            messages_delivered: get(&self.messages_delivered),
-            batches_delivered: get(&self.batches_delivered),
-            callback_errors: get(&self.callback_errors),
             last_receive_ns: get(&self.last_receive_ns),
             pings_sent: get(&self.pings_sent),
             pongs_received: get(&self.pongs_received),

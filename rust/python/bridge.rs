@@ -33,7 +33,7 @@ pub fn dispatch(py: Python<'_>, connection: &Connection, callback: &Bound<'_, Py
     match outcome {
         Drained::Done { .. } => Ok(connection.is_drained()),
         Drained::Failed { error, .. } => {
-            connection.count_callback_error();
+            connection.inbox().count_callback_error();
             Err(error)
         }
     }
@@ -57,7 +57,7 @@ pub fn dispatch_batch(
     if delivered > 0 {
         let list = PyList::new(py, batch)?;
         if let Err(error) = callback.call1((list,)) {
-            connection.count_callback_error();
+            connection.inbox().count_callback_error();
             return Err(error);
         }
     }
