@@ -25,14 +25,18 @@ use tokio::sync::Notify;
 use super::chunk::Chunk;
 use super::stats::{ConnStats, bump};
 use crate::clock::monotonic_ns;
+use crate::pool::SessionEvent;
 
-/// A received message, borrowed from its chunk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What the consumer is handed: a received message, borrowed from its chunk, or a change in
+/// the state of the session that feeds the inbox, in order with the messages around it.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Payload<'a> {
     /// A text message (UTF-8, checked).
     Text(&'a str),
     /// A binary message.
     Binary(&'a [u8]),
+    /// A session event (only from a reconnecting session, never from a lone connection).
+    Event(&'a SessionEvent),
 }
 
 impl Payload<'_> {
@@ -42,17 +46,20 @@ impl Payload<'_> {
         match self {
             Self::Text(text) => Inbound::Text(text.to_owned()),
             Self::Binary(data) => Inbound::Binary(data.to_vec()),
+            Self::Event(event) => Inbound::Event(event.clone()),
         }
     }
 }
 
-/// A received message, owned.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the consumer is handed, owned.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Inbound {
     /// A text message.
     Text(String),
     /// A binary message.
     Binary(Vec<u8>),
+    /// A session event.
+    Event(SessionEvent),
 }
 
 /// One message of a batch.
@@ -64,18 +71,30 @@ pub(crate) enum Item {
     Owned { text: bool, data: Vec<u8> },
 }
 
-/// Messages published together, with the chunk their spans point into.
+/// What is published in one go.
 #[derive(Debug)]
-pub(crate) struct Batch {
-    pub(crate) chunk: Arc<Chunk>,
-    pub(crate) items: Vec<Item>,
+pub(crate) enum Batch {
+    /// Messages, with the chunk their spans point into.
+    Messages { chunk: Arc<Chunk>, items: Vec<Item> },
+    /// One session event.
+    Event(SessionEvent),
 }
 
 impl Batch {
+    fn len(&self) -> usize {
+        match self {
+            Self::Messages { items, .. } => items.len(),
+            Self::Event(_) => 1,
+        }
+    }
+
     fn payload(&self, index: usize) -> Payload<'_> {
-        let (text, bytes) = match &self.items[index] {
-            Item::Span { start, len, text } => (*text, self.chunk.bytes(*start, *len)),
-            Item::Owned { text, data } => (*text, data.as_slice()),
+        let (text, bytes) = match self {
+            Self::Event(event) => return Payload::Event(event),
+            Self::Messages { chunk, items } => match &items[index] {
+                Item::Span { start, len, text } => (*text, chunk.bytes(*start, *len)),
+                Item::Owned { text, data } => (*text, data.as_slice()),
+            },
         };
         if text {
             // SAFETY: the reader checked every text message to be UTF-8 before publishing it.
@@ -127,7 +146,7 @@ impl Cursor {
         let batch = self.batch.as_ref()?;
         let result = take(batch.payload(self.next));
         self.next += 1;
-        if self.next == batch.items.len() {
+        if self.next == batch.len() {
             // Releases the chunk: back to the pool once its last batch is consumed.
             self.batch = None;
         }
@@ -244,12 +263,20 @@ impl Inbox {
     /// the consumer: the reader calls [`Inbox::wake_consumer`] when it is about to wait for
     /// the network or after a run of messages.
     pub(crate) async fn push(&self, batch: Batch, stats: &ConnStats) {
-        let count = batch.items.len();
+        let count = batch.len();
         if !self.has_room_for(count) {
             self.wait_for_room(count, stats).await;
         }
         self.queued.fetch_add(count, Ordering::AcqRel);
         self.batches.push(batch);
+    }
+
+    /// Publishes a session event after everything already published, and wakes the consumer.
+    /// Events do not wait for room: they are rare, and the consumer must learn of them.
+    pub fn push_event(&self, event: SessionEvent) {
+        self.queued.fetch_add(1, Ordering::AcqRel);
+        self.batches.push(Batch::Event(event));
+        self.wake_consumer();
     }
 
     fn has_room_for(&self, count: usize) -> bool {
@@ -351,7 +378,11 @@ impl Inbox {
     /// Hands up to `limit` queued messages to `deliver`, after clearing and re-arming the
     /// wake-up. If the limit stops it early, or `deliver` fails, the descriptor is signalled
     /// again so the rest follow on the consumer's next turn instead of starving its loop.
-    pub fn drain<E>(&self, limit: usize, mut deliver: impl FnMut(Payload<'_>) -> Result<(), E>) -> Drained<E> {
+    pub fn drain<E>(
+        &self,
+        limit: usize,
+        mut deliver: impl FnMut(Payload<'_>) -> Result<(), E>,
+    ) -> Drained<E> {
         self.clear_wake();
         self.arm();
         let mut cursor = self.cursor();
@@ -412,7 +443,7 @@ mod tests {
             items.push(Item::Span { start: writer.filled().len(), len: text.len(), text: true });
             writer.append(text.as_bytes());
         }
-        Batch { chunk: writer.chunk().clone(), items }
+        Batch::Messages { chunk: writer.chunk().clone(), items }
     }
 
     fn text(n: usize) -> Inbound {
@@ -426,7 +457,7 @@ mod tests {
         read == 8
     }
 
-    fn drain_all(inbox: &Inbox, stats: &ConnStats, into: &mut Vec<Inbound>) -> Drained<()> {
+    fn drain_all(inbox: &Inbox, into: &mut Vec<Inbound>) -> Drained<()> {
         inbox.drain(usize::MAX, |m| {
             into.push(m.to_inbound());
             Ok(())
@@ -443,7 +474,7 @@ mod tests {
         inbox.wake_consumer();
         assert!(!wake_pending(&inbox), "no second wake-up before the consumer re-arms");
         let mut seen = Vec::new();
-        assert_eq!(drain_all(&inbox, &stats, &mut seen), Drained::Done { delivered: 3 });
+        assert_eq!(drain_all(&inbox, &mut seen), Drained::Done { delivered: 3 });
         assert_eq!(seen, vec![text(0), text(1), text(2)]);
         block_on(inbox.push(batch(&pool, 3, 1), &stats));
         inbox.wake_consumer();
@@ -496,7 +527,7 @@ mod tests {
         let mut poll = libc::pollfd { fd: inbox.wake_fd(), events: libc::POLLIN, revents: 0 };
         loop {
             let finished = inbox.is_finished();
-            drain_all(&inbox, &stats, &mut received);
+            drain_all(&inbox, &mut received);
             if finished && inbox.is_empty() {
                 break;
             }

@@ -261,7 +261,6 @@ impl Connection {
         inbox.is_finished() && inbox.is_empty()
     }
 
-
     /// The counters now.
     #[must_use]
     pub fn stats(&self) -> StatsSnapshot {

@@ -163,7 +163,7 @@ fn record_received(shared: &Shared, bytes: usize) {
 async fn hand_over(shared: &Shared, chunk: &ChunkWriter, batch: &mut Vec<Item>, batch_limit: usize) {
     if !batch.is_empty() {
         let items = std::mem::replace(batch, Vec::with_capacity(batch_limit));
-        shared.inbox.push(Batch { chunk: chunk.chunk().clone(), items }, &shared.stats).await;
+        shared.inbox.push(Batch::Messages { chunk: chunk.chunk().clone(), items }, &shared.stats).await;
         shared.stats.last_message_ns.store(monotonic_ns(), std::sync::atomic::Ordering::Relaxed);
     }
     shared.inbox.wake_consumer();
