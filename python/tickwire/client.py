@@ -141,6 +141,10 @@ class Connection:
 
     Read it with ``await recv()`` or ``async for message in conn``, or hand every message to a
     callback with :meth:`on_message`. Text frames arrive as ``str``, binary frames as ``bytes``.
+
+    Like an asyncio transport, an open connection stays open while its event loop watches it,
+    whether or not the program still references it, so a callback keeps receiving until either
+    side closes; close it (or use ``async with``) when done.
     """
 
     __slots__ = ("_batch", "_callback", "_closed", "_core", "_loop", "_reading", "_waiter")
