@@ -11,10 +11,19 @@ from .client import (
     DEFAULT_MAX_QUEUE,
     DEFAULT_READ_BUFFER_SIZE,
     BatchCallback,
+    ConnectOptions,
     Connection,
     MessageCallback,
     State,
     connect,
+)
+from .session import (
+    BreakerPolicy,
+    ReconnectPolicy,
+    Session,
+    SessionEvent,
+    StateCallback,
+    open_session,
 )
 from .exceptions import (
     ConnectionClosed,
@@ -29,6 +38,13 @@ from .exceptions import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "BreakerPolicy",
+    "ConnectOptions",
+    "ReconnectPolicy",
+    "Session",
+    "SessionEvent",
+    "StateCallback",
+    "open_session",
     "DEFAULT_MAX_FRAME_SIZE",
     "DEFAULT_MAX_MESSAGE_SIZE",
     "DEFAULT_MAX_QUEUE",

@@ -3,28 +3,12 @@
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, final
 
-__all__ = ["DISPATCH_LIMIT", "WAKE_EVERY_MESSAGES", "Connection", "connect"]
+__all__ = ["DISPATCH_LIMIT", "WAKE_EVERY_MESSAGES", "Connection", "Session", "connect", "open_session"]
 
 DISPATCH_LIMIT: Final[int]
 WAKE_EVERY_MESSAGES: Final[int]
 
-def connect(
-    url: str,
-    *,
-    nodelay: bool,
-    recv_buffer: int | None,
-    send_buffer: int | None,
-    max_message_size: int,
-    max_frame_size: int,
-    headers: list[tuple[str, str]],
-    ca_file: str | None,
-    open_timeout: float,
-    close_timeout: float,
-    max_queue: int,
-    read_buffer_size: int,
-    ping_interval: float | None,
-    stale_timeout: float | None,
-) -> Awaitable[Connection]:
+def connect(url: str, options: dict[str, Any]) -> Awaitable[Connection]:
     """Open a connection; see ``tickwire.connect``."""
 
 @final
@@ -68,3 +52,52 @@ class Connection:
         """Set the bytes one socket read may take."""
     def stats(self) -> dict[str, Any]:
         """The connection's counters."""
+
+def open_session(
+    url: str,
+    options: dict[str, Any],
+    policy: dict[str, Any],
+    breaker: dict[str, Any] | None,
+    on_connect: list[str | bytes],
+) -> Session:
+    """Start a reconnecting session; see ``tickwire.open_session``."""
+
+@final
+class Session:
+    """Handle of one reconnecting session in the Rust core; wrapped by ``tickwire.Session``."""
+
+    @property
+    def url(self) -> str:
+        """The URL every connection of the session opens."""
+    @property
+    def terminated(self) -> bool:
+        """Whether the session has ended (messages may still be queued)."""
+    @property
+    def connected(self) -> bool:
+        """Whether a connection is open now."""
+    def fileno(self) -> int:
+        """The wake-up descriptor of the session's inbox."""
+    def queue_len(self) -> int:
+        """Messages and events waiting in the queue to Python."""
+    def clear_wake(self) -> None:
+        """Reset the wake-up descriptor."""
+    def try_recv(self) -> str | bytes | dict[str, Any] | None:
+        """The next queued message or event (a dict), or ``None`` (arming the wake-up)."""
+    def dispatch(
+        self, callback: Callable[[str | bytes], object], on_event: Callable[[dict[str, Any]], object]
+    ) -> bool:
+        """Deliver queued messages to ``callback`` and events to ``on_event``; ``True`` once ended and drained."""
+    def dispatch_batch(
+        self, callback: Callable[[list[str | bytes]], object], on_event: Callable[[dict[str, Any]], object]
+    ) -> bool:
+        """Deliver queued messages to ``callback`` as lists and events to ``on_event``."""
+    def set_on_connect(self, messages: list[str | bytes]) -> None:
+        """Replace the messages sent on every new connection."""
+    def try_send(self, data: str | bytes | bytearray | memoryview) -> bool:
+        """Queue ``data`` on the open connection; ``False`` when its send queue is full."""
+    def send_wait(self, data: str | bytes | bytearray | memoryview) -> Awaitable[None]:
+        """Queue ``data`` on the open connection, waiting for room."""
+    def close(self) -> Awaitable[None]:
+        """Stop reconnecting, close the open connection, and wait for the end."""
+    def stats(self) -> dict[str, Any]:
+        """The session's counters."""

@@ -14,10 +14,10 @@ import enum
 import logging
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, TypedDict, Unpack
 
 from . import _core
-from .exceptions import NORMAL_CLOSE_CODES, ConnectionClosed
+from ._stream import BatchCallback, MessageCallback, MessageStream
 
 __all__ = [
     "DEFAULT_MAX_FRAME_SIZE",
@@ -25,10 +25,12 @@ __all__ = [
     "DEFAULT_MAX_QUEUE",
     "DEFAULT_READ_BUFFER_SIZE",
     "BatchCallback",
+    "ConnectOptions",
     "Connection",
     "MessageCallback",
     "State",
     "connect",
+    "connect_options",
 ]
 
 logger = logging.getLogger(__name__)
@@ -42,10 +44,23 @@ DEFAULT_MAX_QUEUE: Final = 65_536
 #: Size of the reused read buffers, in bytes; see :meth:`Connection.set_read_buffer_capacity`.
 DEFAULT_READ_BUFFER_SIZE: Final = 256 * 1024
 
-#: A callback given to :meth:`Connection.on_message`; its return value is ignored.
-MessageCallback = Callable[[str | bytes], object]
-#: A callback given to :meth:`Connection.on_batch`; its return value is ignored.
-BatchCallback = Callable[[list[str | bytes]], object]
+
+
+_DEFAULT_OPTIONS: Final[dict[str, Any]] = {
+    "nodelay": True,
+    "recv_buffer": None,
+    "send_buffer": None,
+    "max_message_size": DEFAULT_MAX_MESSAGE_SIZE,
+    "max_frame_size": DEFAULT_MAX_FRAME_SIZE,
+    "headers": None,
+    "ca_file": None,
+    "open_timeout": 10.0,
+    "close_timeout": 10.0,
+    "max_queue": DEFAULT_MAX_QUEUE,
+    "read_buffer_size": DEFAULT_READ_BUFFER_SIZE,
+    "ping_interval": 20.0,
+    "stale_timeout": 60.0,
+}
 
 
 class State(str, enum.Enum):
@@ -117,14 +132,13 @@ async def connect(
         ValueError: An option or the URL is invalid.
     """
     loop = asyncio.get_running_loop()
-    core = await _core.connect(
-        url,
+    options = connect_options(
         nodelay=nodelay,
         recv_buffer=recv_buffer,
         send_buffer=send_buffer,
         max_message_size=max_message_size,
         max_frame_size=max_frame_size,
-        headers=list(headers.items()) if headers else [],
+        headers=headers,
         ca_file=ca_file,
         open_timeout=open_timeout,
         close_timeout=close_timeout,
@@ -133,10 +147,44 @@ async def connect(
         ping_interval=ping_interval,
         stale_timeout=stale_timeout,
     )
+    core = await _core.connect(url, options)
     return Connection(core, loop)
 
 
-class Connection:
+class ConnectOptions(TypedDict, total=False):
+    """The connection options of :func:`connect`, also accepted by :func:`open_session`."""
+
+    nodelay: bool
+    recv_buffer: int | None
+    send_buffer: int | None
+    max_message_size: int
+    max_frame_size: int
+    headers: Mapping[str, str] | None
+    ca_file: str | None
+    open_timeout: float
+    close_timeout: float
+    max_queue: int
+    read_buffer_size: int
+    ping_interval: float | None
+    stale_timeout: float | None
+
+
+def connect_options(**options: Unpack[ConnectOptions]) -> dict[str, Any]:
+    """The option dict the core takes: ``options`` over :func:`connect`'s defaults.
+
+    Raises:
+        TypeError: An option name is unknown.
+    """
+    unknown = set(options) - set(_DEFAULT_OPTIONS)
+    if unknown:
+        raise TypeError(f"unknown connection option(s): {', '.join(sorted(unknown))}")
+    merged: dict[str, Any] = {**_DEFAULT_OPTIONS, **options}
+    headers = merged["headers"]
+    merged["headers"] = list(headers.items()) if headers else []
+    return merged
+
+
+class Connection(MessageStream):
     """An open WebSocket client connection; made by :func:`connect`, not directly.
 
     Read it with ``await recv()`` or ``async for message in conn``, or hand every message to a
@@ -147,17 +195,17 @@ class Connection:
     side closes; close it (or use ``async with``) when done.
     """
 
-    __slots__ = ("_batch", "_callback", "_closed", "_core", "_loop", "_reading", "_waiter")
+    __slots__ = ("_core",)
 
     def __init__(self, core: _core.Connection, loop: asyncio.AbstractEventLoop) -> None:
         self._core = core
-        self._loop = loop
-        self._callback: Callable[[Any], object] | None = None
-        self._batch = False
-        self._waiter: asyncio.Future[None] | None = None
-        self._closed: asyncio.Future[None] = loop.create_future()
-        self._reading = True
-        loop.add_reader(core.fileno(), self._on_wake)
+        super().__init__(core, loop)
+
+    def _dispatch(self, callback: Callable[[Any], object]) -> bool:
+        return self._core.dispatch(callback)
+
+    def _dispatch_batch(self, callback: Callable[[Any], object]) -> bool:
+        return self._core.dispatch_batch(callback)
 
     def __repr__(self) -> str:
         return f"<tickwire.Connection {self._core.url} {self._core.state}>"
@@ -194,84 +242,6 @@ class Connection:
         """
         if not self._core.try_send(data):
             await self._core.send_wait(data)
-
-    async def recv(self) -> str | bytes:
-        """Return the next message, waiting for one if none is queued.
-
-        Raises:
-            ConnectionClosed: The connection closed and every message before the close has
-                been returned; ``code`` and ``reason`` say how it closed.
-            RuntimeError: A callback is set with :meth:`on_message`, or another coroutine is
-                already waiting in ``recv()``.
-        """
-        if self._callback is not None:
-            raise RuntimeError("recv() cannot be used while an on_message() callback is set")
-        if self._waiter is not None:
-            raise RuntimeError("another coroutine is already waiting in recv()")
-        core = self._core
-        while True:
-            message = core.try_recv()
-            if message is not None:
-                return message
-            waiter = self._loop.create_future()
-            self._waiter = waiter
-            try:
-                await waiter
-            finally:
-                self._waiter = None
-
-    def __aiter__(self) -> Connection:
-        return self
-
-    async def __anext__(self) -> str | bytes:
-        """Return the next message; iteration ends after a normal close (1000 or 1001).
-
-        Raises:
-            ConnectionClosed: The connection closed with any other code.
-        """
-        try:
-            return await self.recv()
-        except ConnectionClosed as closed:
-            if closed.code in NORMAL_CLOSE_CODES:
-                raise StopAsyncIteration from None
-            raise
-
-    def on_message(self, callback: MessageCallback | None) -> None:
-        """Deliver every message to ``callback`` on the asyncio loop's thread, in order.
-
-        All messages queued at a wake-up are delivered in one pass through Rust, entering
-        Python once per batch rather than once per message; on a quiet stream each batch holds
-        one message, so nothing waits for a batch to fill. An exception raised by the callback
-        goes to the loop's exception handler (logged by default), is counted in
-        ``stats()["callback_errors"]``, and delivery goes on with the next message.
-
-        While the callback runs the I/O thread keeps reading into the bounded queue and keeps
-        answering pings. Replaces any callback set before; pass ``None`` to go back to
-        ``recv()``.
-        """
-        self._set_callback(callback, batch=False)
-
-    def on_batch(self, callback: BatchCallback | None) -> None:
-        """Deliver messages to ``callback`` as lists, one call per wake-up, in order.
-
-        Like :meth:`on_message`, but the callback receives every message queued at a wake-up
-        (up to 2048) in one ``list``, saving one Python call per message: the fastest way to
-        consume a busy stream. An exception raised by the callback goes to the loop's exception
-        handler and is counted; the messages of that list count as delivered. Replaces any
-        callback set before; pass ``None`` to go back to ``recv()``.
-        """
-        self._set_callback(callback, batch=True)
-
-    def _set_callback(self, callback: Callable[[Any], object] | None, *, batch: bool) -> None:
-        self._callback = callback
-        self._batch = batch
-        if callback is not None:
-            # Messages queued before the callback was set must not wait for the next wake-up.
-            self._loop.call_soon(self._on_wake)
-
-    async def wait_closed(self) -> None:
-        """Wait until the connection is closed, however it closes; never raises for the close."""
-        await asyncio.shield(self._closed)
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close the connection with a closing handshake and wait until it is done.
@@ -320,43 +290,3 @@ class Connection:
         traceback: TracebackType | None,
     ) -> None:
         await self.close()
-
-    def _on_wake(self) -> None:
-        """Reader callback of the wake-up descriptor: one Python entry per batch."""
-        callback = self._callback
-        if callback is None:
-            self._core.clear_wake()
-            waiter = self._waiter
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
-            if self._core.terminated:
-                # Nothing will be queued any more: recv() now returns what is left, then raises.
-                self._finish()
-            return
-        deliver = self._core.dispatch_batch if self._batch else self._core.dispatch
-        try:
-            drained = deliver(callback)
-        except BaseException:
-            # The core left a wake-up pending for the messages behind the failed one.
-            self._after_delivery(drained=self._core.terminated and self._core.queue_len() == 0)
-            raise
-        self._after_delivery(drained=drained)
-
-    def _after_delivery(self, *, drained: bool) -> None:
-        if drained:
-            self._finish()
-        elif not self._reading:
-            # The descriptor is no longer watched (the connection ended in recv() mode and a
-            # callback was set afterwards): keep delivering from the loop directly.
-            self._loop.call_soon(self._on_wake)
-
-    def _finish(self) -> None:
-        if self._reading:
-            self._reading = False
-            self._loop.remove_reader(self._core.fileno())
-        if not self._closed.done():
-            self._closed.set_result(None)
-
-    def __del__(self) -> None:
-        if getattr(self, "_reading", False) and not self._loop.is_closed():
-            self._loop.remove_reader(self._core.fileno())

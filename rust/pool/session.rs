@@ -42,6 +42,8 @@ struct SessionShared {
     current: Mutex<Option<Connection>>,
     stop: watch::Sender<bool>,
     ended: watch::Sender<bool>,
+    /// The session's last event (closed or gave up), once it has ended.
+    end: Mutex<Option<SessionEvent>>,
     reconnects: AtomicU64,
 }
 
@@ -84,6 +86,7 @@ impl Session {
             current: Mutex::new(None),
             stop: watch::Sender::new(false),
             ended: watch::Sender::new(false),
+            end: Mutex::new(None),
             reconnects: AtomicU64::new(0),
         });
         let task =
@@ -115,13 +118,24 @@ impl Session {
         *self.shared.ended.borrow()
     }
 
+    /// How the session ended ([`SessionEvent::Closed`] or [`SessionEvent::GaveUp`]), once it has.
+    #[must_use]
+    pub fn end(&self) -> Option<SessionEvent> {
+        self.shared.end.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
     /// Stops reconnecting, closes the open connection with 1000, and waits for the session to
     /// end (its last event, [`SessionEvent::Closed`], is then in the inbox).
-    pub async fn close(&self) {
+    ///
+    /// The future does not borrow the session, so it can be awaited elsewhere (on the runtime
+    /// while the caller goes on).
+    pub fn close(&self) -> impl Future<Output = ()> + Send + 'static {
         self.shared.stop.send_replace(true);
         let mut ended = self.shared.ended.subscribe();
-        // Err only when the task is gone, which means it has ended.
-        let _ = ended.wait_for(|ended| *ended).await;
+        async move {
+            // Err only when the task is gone, which means it has ended.
+            let _ = ended.wait_for(|ended| *ended).await;
+        }
     }
 }
 
@@ -186,10 +200,12 @@ async fn run(
             Decision::Stop => break End::Closed,
         }
     };
-    shared.inbox.push_event(match end {
+    let last = match end {
         End::Closed => SessionEvent::Closed,
         End::GaveUp(reason) => SessionEvent::GaveUp { reason },
-    });
+    };
+    *shared.end.lock().unwrap_or_else(PoisonError::into_inner) = Some(last.clone());
+    shared.inbox.push_event(last);
     shared.inbox.finish();
     shared.ended.send_replace(true);
 }

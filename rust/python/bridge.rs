@@ -2,12 +2,14 @@
 //!
 //! It runs on the asyncio loop's thread, entered once per wake-up: [`dispatch`] turns every
 //! queued message (up to [`DISPATCH_LIMIT`]) into `str` or `bytes` and calls the callback with
-//! each, inside that one entry. The I/O tasks never get here.
+//! each (or [`dispatch_batch`] with lists of them), inside that one entry; session events go to
+//! the event handler in their place in the stream. The I/O tasks never get here. Connections
+//! and sessions are consumed alike, through their [`Inbox`].
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
-use crate::conn::{Connection, Drained, Payload};
+use crate::conn::{Drained, Inbox, Payload};
 use crate::pool::SessionEvent;
 
 /// Most messages handed over in one loop turn, so a firehose cannot starve the asyncio loop;
@@ -49,68 +51,104 @@ fn event_to_python<'py>(py: Python<'py>, event: &SessionEvent) -> PyResult<Bound
     Ok(dict)
 }
 
-/// Delivers queued messages to `callback`; returns whether the connection has ended with every
-/// message delivered.
+/// Calls `on_event` with an event, or `callback` when the consumer has no event handler.
+fn deliver_event(
+    py: Python<'_>,
+    event: &SessionEvent,
+    callback: &Bound<'_, PyAny>,
+    on_event: Option<&Bound<'_, PyAny>>,
+) -> PyResult<()> {
+    on_event.unwrap_or(callback).call1((event_to_python(py, event)?,)).map(drop)
+}
+
+/// Delivers queued messages to `callback`, one call each, and events to `on_event`; returns
+/// whether the inbox has ended with everything delivered.
 ///
 /// # Errors
-/// The callback's exception, after counting it; the messages behind it stay queued and a
-/// wake-up is left pending for them.
-pub fn dispatch(py: Python<'_>, connection: &Connection, callback: &Bound<'_, PyAny>) -> PyResult<bool> {
-    let outcome = connection.drain(DISPATCH_LIMIT, |message| {
-        to_python(py, message).and_then(|object| callback.call1((object,))).map(drop)
+/// A callback's exception, after counting it; what is behind it stays queued and a wake-up is
+/// left pending for it.
+pub fn dispatch(
+    py: Python<'_>,
+    inbox: &Inbox,
+    callback: &Bound<'_, PyAny>,
+    on_event: Option<&Bound<'_, PyAny>>,
+) -> PyResult<bool> {
+    let outcome = inbox.drain(DISPATCH_LIMIT, |message| match message {
+        Payload::Event(event) => deliver_event(py, event, callback, on_event),
+        message => to_python(py, message).and_then(|object| callback.call1((object,))).map(drop),
     });
+    finish(inbox, outcome)
+}
+
+/// Delivers queued messages to `callback` as lists, one call per run of messages, and events to
+/// `on_event` between them, in order; returns whether the inbox has ended with everything
+/// delivered.
+///
+/// # Errors
+/// A callback's exception, after counting it; the messages of a failed list count as delivered.
+pub fn dispatch_batch(
+    py: Python<'_>,
+    inbox: &Inbox,
+    callback: &Bound<'_, PyAny>,
+    on_event: Option<&Bound<'_, PyAny>>,
+) -> PyResult<bool> {
+    let mut batch = Vec::with_capacity(inbox.len().min(DISPATCH_LIMIT));
+    let flush = |batch: &mut Vec<Bound<'_, PyAny>>| -> PyResult<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let list = PyList::new(py, batch.drain(..))?;
+        callback.call1((list,)).map(drop)
+    };
+    let outcome = inbox.drain(DISPATCH_LIMIT, |message| match message {
+        Payload::Event(event) => {
+            flush(&mut batch)?;
+            deliver_event(py, event, callback, on_event)
+        }
+        message => {
+            batch.push(to_python(py, message)?);
+            Ok(())
+        }
+    });
+    let outcome = match outcome {
+        Drained::Done { delivered } => match flush(&mut batch) {
+            Ok(()) => Drained::Done { delivered },
+            Err(error) => Drained::Failed { delivered, error },
+        },
+        failed @ Drained::Failed { .. } => failed,
+    };
+    finish(inbox, outcome)
+}
+
+fn finish(inbox: &Inbox, outcome: Drained<PyErr>) -> PyResult<bool> {
     match outcome {
-        Drained::Done { .. } => Ok(connection.is_drained()),
+        Drained::Done { .. } => Ok(inbox.is_finished() && inbox.is_empty()),
         Drained::Failed { error, .. } => {
-            connection.inbox().count_callback_error();
+            inbox.count_callback_error();
             Err(error)
         }
     }
 }
 
-/// Delivers queued messages to `callback` as one `list`, in one call; returns whether the
-/// connection has ended with every message delivered.
+/// The next message (or event, as a `dict`), `None` when none is waiting (the wake-up is then
+/// armed).
 ///
 /// # Errors
-/// The callback's exception, after counting it; the list's messages count as delivered.
-pub fn dispatch_batch(
-    py: Python<'_>,
-    connection: &Connection,
-    callback: &Bound<'_, PyAny>,
-) -> PyResult<bool> {
-    let mut batch = Vec::with_capacity(connection.inbox().len().min(DISPATCH_LIMIT));
-    let outcome = connection.drain(DISPATCH_LIMIT, |message| {
-        batch.push(to_python(py, message)?);
-        Ok::<(), PyErr>(())
-    });
-    if let Drained::Failed { error, .. } = outcome {
-        return Err(error);
-    }
-    if !batch.is_empty() {
-        let list = PyList::new(py, batch)?;
-        if let Err(error) = callback.call1((list,)) {
-            connection.inbox().count_callback_error();
-            return Err(error);
-        }
-    }
-    Ok(connection.is_drained())
-}
-
-/// The next message, `None` when none is waiting (the wake-up is then armed).
-///
-/// # Errors
-/// `ConnectionClosed` (or `ProtocolError`) once the connection has ended and every message
-/// has been taken.
-pub fn try_recv<'py>(py: Python<'py>, connection: &Connection) -> PyResult<Option<Bound<'py, PyAny>>> {
-    if let Some(message) = connection.try_recv(|message| to_python(py, message)) {
+/// `ended()` once the inbox has ended and everything has been taken.
+pub fn try_recv<'py>(
+    py: Python<'py>,
+    inbox: &Inbox,
+    ended: impl FnOnce() -> PyErr,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    if let Some(message) = inbox.pop_or_arm(|message| to_python(py, message)) {
         return message.map(Some);
     }
-    if !connection.inbox().is_finished() {
+    if !inbox.is_finished() {
         return Ok(None);
     }
     // Finished: everything was queued before the flag was set, so one more look is final.
-    match connection.try_recv(|message| to_python(py, message)) {
+    match inbox.pop_or_arm(|message| to_python(py, message)) {
         Some(message) => message.map(Some),
-        None => Err(connection.closed_error().into()),
+        None => Err(ended()),
     }
 }

@@ -1,17 +1,14 @@
 //! The `Connection` handle and `connect()` as Python sees them in `tickwire._core`.
 //! Thin: argument conversion, then a call into [`crate::conn`] or [`super::bridge`].
 
-use std::path::PathBuf;
-use std::time::Duration;
-
 use bytes::Bytes;
 use pyo3::buffer::PyBuffer;
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
 
 use super::bridge;
-use crate::config::ConnectConfig;
+use super::options::ConnectOptions;
 use crate::conn::{Connection, Outbound, check_close};
 
 /// Handle of one connection; wrapped by `tickwire.Connection`.
@@ -20,54 +17,11 @@ pub struct PyConnection {
     connection: Connection,
 }
 
-fn seconds(name: &str, value: f64) -> PyResult<Duration> {
-    Duration::try_from_secs_f64(value).ok().filter(|duration| !duration.is_zero()).ok_or_else(|| {
-        PyValueError::new_err(format!("{name} must be a positive number of seconds, not {value}"))
-    })
-}
-
 /// Opens a connection; returns an awaitable of `Connection`.
 #[pyfunction]
-#[pyo3(signature = (
-    url, *, nodelay, recv_buffer, send_buffer, max_message_size, max_frame_size, headers, ca_file,
-    open_timeout, close_timeout, max_queue, read_buffer_size, ping_interval, stale_timeout
-))]
-#[allow(clippy::too_many_arguments, reason = "mirrors the keyword-only options of tickwire.connect")]
-pub fn connect(
-    py: Python<'_>,
-    url: String,
-    nodelay: bool,
-    recv_buffer: Option<u32>,
-    send_buffer: Option<u32>,
-    max_message_size: usize,
-    max_frame_size: usize,
-    headers: Vec<(String, String)>,
-    ca_file: Option<PathBuf>,
-    open_timeout: f64,
-    close_timeout: f64,
-    max_queue: usize,
-    read_buffer_size: usize,
-    ping_interval: Option<f64>,
-    stale_timeout: Option<f64>,
-) -> PyResult<Bound<'_, PyAny>> {
+pub fn connect(py: Python<'_>, url: String, options: ConnectOptions) -> PyResult<Bound<'_, PyAny>> {
     crate::runtime::runtime()?;
-    let config = ConnectConfig {
-        url,
-        nodelay,
-        recv_buffer_bytes: recv_buffer,
-        send_buffer_bytes: send_buffer,
-        max_message_bytes: max_message_size,
-        max_frame_bytes: max_frame_size,
-        headers,
-        ca_file,
-        open_timeout: seconds("open_timeout", open_timeout)?,
-        close_timeout: seconds("close_timeout", close_timeout)?,
-        max_queue,
-        read_buffer_bytes: read_buffer_size,
-        ping_interval: ping_interval.map(|value| seconds("ping_interval", value)).transpose()?,
-        stale_timeout: stale_timeout.map(|value| seconds("stale_timeout", value)).transpose()?,
-    };
-    config.validate()?;
+    let config = options.into_config(url)?;
     pyo3_async_runtimes::tokio::future_into_py(py, async move {
         let connection = Connection::connect(config).await?;
         Ok(PyConnection { connection })
@@ -75,7 +29,7 @@ pub fn connect(
 }
 
 /// `str` → text frame; `bytes`, `bytearray`, `memoryview` and other buffers → binary frame.
-fn to_message(data: &Bound<'_, PyAny>) -> PyResult<Outbound> {
+pub(super) fn to_message(data: &Bound<'_, PyAny>) -> PyResult<Outbound> {
     if let Ok(text) = data.cast::<PyString>() {
         return Ok(Outbound::Text(text.to_str()?.to_owned()));
     }
@@ -134,15 +88,15 @@ impl PyConnection {
     }
 
     fn try_recv<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        bridge::try_recv(py, &self.connection)
+        bridge::try_recv(py, self.connection.inbox(), || self.connection.closed_error().into())
     }
 
     fn dispatch(&self, py: Python<'_>, callback: &Bound<'_, PyAny>) -> PyResult<bool> {
-        bridge::dispatch(py, &self.connection, callback)
+        bridge::dispatch(py, self.connection.inbox(), callback, None)
     }
 
     fn dispatch_batch(&self, py: Python<'_>, callback: &Bound<'_, PyAny>) -> PyResult<bool> {
-        bridge::dispatch_batch(py, &self.connection, callback)
+        bridge::dispatch_batch(py, self.connection.inbox(), callback, None)
     }
 
     fn try_send(&self, data: &Bound<'_, PyAny>) -> PyResult<bool> {

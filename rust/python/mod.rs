@@ -2,12 +2,16 @@
 //! pyo3. The public Python API is the `tickwire` package, which wraps these handles.
 //!
 //! - [`connection`]: the `Connection` handle and `connect()`.
+//! - [`session`]: the reconnecting `Session` handle and `open_session()`.
+//! - [`options`]: option dicts from Python → the core's configuration types.
 //! - [`bridge`]: the one place where received messages become Python objects, in batches.
 //! - [`errors`]: the one mapping from [`crate::Error`] to the classes of `tickwire.exceptions`.
 
 mod bridge;
 mod connection;
 mod errors;
+mod options;
+mod session;
 
 use pyo3::prelude::*;
 
@@ -26,6 +30,8 @@ fn core_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     let _ = pyo3_async_runtimes::tokio::init_with_runtime(runtime);
     module.add_class::<connection::PyConnection>()?;
     module.add_function(wrap_pyfunction!(connection::connect, module)?)?;
+    module.add_class::<session::PySession>()?;
+    module.add_function(wrap_pyfunction!(session::open_session, module)?)?;
     module.add("DISPATCH_LIMIT", bridge::DISPATCH_LIMIT)?;
     module.add("WAKE_EVERY_MESSAGES", crate::conn::WAKE_EVERY_MESSAGES)?;
     Ok(())
