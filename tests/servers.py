@@ -213,9 +213,12 @@ class WsServer(_PeerServer):
     ``max_size``, ``process_request`` …). Incoming messages are unlimited in size by default.
     """
 
-    def __init__(self, handler: Callable[[ServerConnection], Awaitable[None]], **serve_kwargs: Any):
+    def __init__(
+        self, handler: Callable[[ServerConnection], Awaitable[None]], *, port: int = 0, **serve_kwargs: Any
+    ):
         super().__init__()
         self._handler = handler
+        self._bind_port = port
         serve_kwargs.setdefault("max_size", None)
         self._kwargs = serve_kwargs
         if isinstance(serve_kwargs.get("ssl"), ssl.SSLContext):
@@ -232,7 +235,7 @@ class WsServer(_PeerServer):
             raise
 
     async def _start(self) -> None:
-        self._server = await serve(self._handle, HOST, 0, **self._kwargs)
+        self._server = await serve(self._handle, HOST, self._bind_port, **self._kwargs)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _stop(self) -> None:
