@@ -42,7 +42,7 @@ async fn dropping_server() -> u16 {
 
 async fn next_event(inbox: &Arc<Inbox>, wake: &AsyncFd<RawFd>) -> SessionEvent {
     loop {
-        while let Some(item) = inbox.pop_or_arm(|payload| payload.to_inbound()) {
+        while let Some(item) = inbox.pop_or_arm(Inbound::from_payload) {
             if let Inbound::Event(event) = item {
                 return event;
             }

@@ -39,18 +39,6 @@ pub enum Payload<'a> {
     Event(&'a SessionEvent),
 }
 
-impl Payload<'_> {
-    /// An owned copy.
-    #[must_use]
-    pub fn to_inbound(self) -> Inbound {
-        match self {
-            Self::Text(text) => Inbound::Text(text.to_owned()),
-            Self::Binary(data) => Inbound::Binary(data.to_vec()),
-            Self::Event(event) => Inbound::Event(event.clone()),
-        }
-    }
-}
-
 /// What the consumer is handed, owned.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Inbound {
@@ -60,6 +48,19 @@ pub enum Inbound {
     Binary(Vec<u8>),
     /// A session event.
     Event(SessionEvent),
+}
+
+impl Inbound {
+    /// An owned copy of `payload`. (An associated function rather than a method of
+    /// [`Payload`], so that `Inbound::from_payload` can be passed where any lifetime is taken.)
+    #[must_use]
+    pub fn from_payload(payload: Payload<'_>) -> Self {
+        match payload {
+            Payload::Text(text) => Self::Text(text.to_owned()),
+            Payload::Binary(data) => Self::Binary(data.to_vec()),
+            Payload::Event(event) => Self::Event(event.clone()),
+        }
+    }
 }
 
 /// One message of a batch.
@@ -424,7 +425,6 @@ impl Inbox {
 }
 
 #[cfg(test)]
-#[allow(clippy::redundant_closure_for_method_calls, reason = "the method is not general over the lifetime")]
 mod tests {
     use super::super::chunk::ChunkPool;
     use super::*;
@@ -459,7 +459,7 @@ mod tests {
 
     fn drain_all(inbox: &Inbox, into: &mut Vec<Inbound>) -> Drained<()> {
         inbox.drain(usize::MAX, |m| {
-            into.push(m.to_inbound());
+            into.push(Inbound::from_payload(m));
             Ok(())
         })
     }
@@ -490,7 +490,7 @@ mod tests {
         assert_eq!(inbox.drain(10, |_| Err("boom")), Drained::Failed { delivered: 1, error: "boom" });
         assert!(wake_pending(&inbox));
         assert_eq!(inbox.len(), 2);
-        assert_eq!(inbox.pop_or_arm(|m| m.to_inbound()), Some(text(3)));
+        assert_eq!(inbox.pop_or_arm(Inbound::from_payload), Some(text(3)));
         assert_eq!(inbox.delivered().messages, 4, "drained and popped alike");
     }
 
@@ -498,11 +498,11 @@ mod tests {
     fn pop_or_arm_arms_when_empty() {
         let (pool, inbox, stats) = (ChunkPool::new(4096), Inbox::new(4).unwrap(), ConnStats::default());
         inbox.armed.store(false, Ordering::Relaxed);
-        assert_eq!(inbox.pop_or_arm(|m| m.to_inbound()), None);
+        assert_eq!(inbox.pop_or_arm(Inbound::from_payload), None);
         block_on(inbox.push(batch(&pool, 7, 1), &stats));
         inbox.wake_consumer();
         assert!(wake_pending(&inbox));
-        assert_eq!(inbox.pop_or_arm(|m| m.to_inbound()), Some(text(7)));
+        assert_eq!(inbox.pop_or_arm(Inbound::from_payload), Some(text(7)));
     }
 
     #[test]

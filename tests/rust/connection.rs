@@ -1,6 +1,5 @@
 //! The connection core from Rust alone, against a real tokio-tungstenite server on loopback:
 //! echo in order, close codes, protocol failures, and opening errors.
-#![allow(clippy::redundant_closure_for_method_calls, reason = "the method is not general over the lifetime")]
 
 use std::os::fd::RawFd;
 use std::time::Duration;
@@ -34,11 +33,11 @@ where
 /// Waits for the next message the way the Python bridge does: pop, else wait on the wake-up fd.
 async fn next_message(connection: &Connection, wake: &AsyncFd<RawFd>) -> Result<Inbound, Error> {
     loop {
-        if let Some(message) = connection.try_recv(|m| m.to_inbound()) {
+        if let Some(message) = connection.try_recv(Inbound::from_payload) {
             return Ok(message);
         }
         if connection.inbox().is_finished() {
-            return connection.try_recv(|m| m.to_inbound()).ok_or_else(|| connection.closed_error());
+            return connection.try_recv(Inbound::from_payload).ok_or_else(|| connection.closed_error());
         }
         let mut ready = wake.readable().await.unwrap();
         connection.inbox().clear_wake();

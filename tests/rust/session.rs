@@ -1,6 +1,5 @@
 //! Reconnecting sessions against a real tokio-tungstenite server on loopback that is killed and
 //! restarted: backoff, resubscription, quick recovery, giving up, and closing.
-#![allow(clippy::redundant_closure_for_method_calls, reason = "the method is not general over the lifetime")]
 
 use std::os::fd::RawFd;
 use std::sync::{Arc, Mutex};
@@ -92,11 +91,11 @@ impl<'a> Consumer<'a> {
 
     async fn next(&self) -> Option<Inbound> {
         loop {
-            if let Some(item) = self.inbox.pop_or_arm(|payload| payload.to_inbound()) {
+            if let Some(item) = self.inbox.pop_or_arm(Inbound::from_payload) {
                 return Some(item);
             }
             if self.inbox.is_finished() {
-                return self.inbox.pop_or_arm(|payload| payload.to_inbound());
+                return self.inbox.pop_or_arm(Inbound::from_payload);
             }
             let mut ready = tokio::time::timeout(LIMIT, self.wake.readable()).await.unwrap().unwrap();
             self.inbox.clear_wake();
