@@ -10,6 +10,7 @@
 //! - [`pool`]: many connections that reconnect by themselves: policy, heartbeats, staleness.
 //! - [`subscribe`]: which symbols are subscribed, batched requests, confirmations, rate limits.
 //! - [`router`]: symbols interned to dense ids and per-channel handler tables.
+//! - [`metrics`]: the latency histogram behind the feed's processing-time figures.
 //! - [`runtime`]: the process-wide tokio runtime that runs every connection.
 //! - [`error`]: the one error type, carrying its cause.
 //! - [`clock`]: monotonic nanoseconds on the clock Python's `time.monotonic_ns()` reads.
@@ -20,6 +21,7 @@ pub mod clock;
 pub mod config;
 pub mod conn;
 pub mod error;
+pub mod metrics;
 pub mod pool;
 pub mod protocol;
 pub mod router;

@@ -17,6 +17,9 @@ from .client import (
     State,
     connect,
 )
+from .events import BBO, CHANNELS, Ack, BookUpdate, Channel, Ticker, Trade
+from .feed import Feed, Strategy
+from .venue import Subscription, Venue
 from .session import (
     BreakerPolicy,
     ReconnectPolicy,
@@ -30,6 +33,7 @@ from .exceptions import (
     HandshakeError,
     NetworkError,
     ProtocolError,
+    SubscriptionError,
     TickwireError,
     TickwireTimeoutError,
     TlsError,
@@ -38,6 +42,18 @@ from .exceptions import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "BBO",
+    "CHANNELS",
+    "Ack",
+    "BookUpdate",
+    "Channel",
+    "Feed",
+    "Strategy",
+    "Subscription",
+    "SubscriptionError",
+    "Ticker",
+    "Trade",
+    "Venue",
     "BreakerPolicy",
     "ConnectOptions",
     "ReconnectPolicy",

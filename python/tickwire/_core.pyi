@@ -3,7 +3,16 @@
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, final
 
-__all__ = ["DISPATCH_LIMIT", "WAKE_EVERY_MESSAGES", "Connection", "Session", "connect", "open_session"]
+__all__ = [
+    "DISPATCH_LIMIT",
+    "WAKE_EVERY_MESSAGES",
+    "Connection",
+    "LatencyHistogram",
+    "Session",
+    "Subscriptions",
+    "connect",
+    "open_session",
+]
 
 DISPATCH_LIMIT: Final[int]
 WAKE_EVERY_MESSAGES: Final[int]
@@ -101,3 +110,80 @@ class Session:
         """Stop reconnecting, close the open connection, and wait for the end."""
     def stats(self) -> dict[str, Any]:
         """The session's counters."""
+
+@final
+class Subscriptions:
+    """Subscriptions of one venue connection: batched, rate-limited, confirmed, retried.
+
+    Ids are dense ints (interned indices); times are ``time.monotonic_ns()`` values.
+    """
+
+    def __new__(
+        cls,
+        batch_size: int,
+        rate_count: int,
+        rate_per: float,
+        burst: int,
+        confirm_timeout: float,
+        retry_delay: float,
+        max_attempts: int,
+    ) -> Subscriptions:
+        """Counts must be at least 1 and seconds positive, else ``ValueError``."""
+    def request(self, ids: list[int]) -> int:
+        """Want ``ids`` subscribed; how many were not wanted already."""
+    def unrequest(self, ids: list[int]) -> int:
+        """Want ``ids`` unsubscribed; how many were wanted."""
+    def next_requests(self, now_ns: int) -> list[tuple[int, bool, list[int]]]:
+        """The requests to send now as ``(request_id, is_subscribe, ids)``, within the rate limit."""
+    def confirm(self, request_id: int) -> bool:
+        """The venue accepted ``request_id``; ``False`` (and ignored) if it is not outstanding."""
+    def reject(self, request_id: int, reason: str, now_ns: int) -> bool:
+        """The venue refused ``request_id``; ``False`` (and ignored) if it is not outstanding."""
+    def expire(self, now_ns: int) -> int:
+        """Retry or give up on requests unanswered past ``confirm_timeout``; how many timed out."""
+    def on_reconnect(self) -> None:
+        """A new connection: forget requests in flight and queue every wanted id again."""
+    def take_failures(self) -> list[tuple[bool, list[int], str, int]]:
+        """Requests given up on since the last call, as ``(was_subscribe, ids, reason, attempts)``."""
+    def next_wakeup_ns(self) -> int | None:
+        """When there is next something to do (``monotonic_ns``), or ``None`` when settled."""
+    def is_active(self, id: int) -> bool:
+        """Whether ``id`` is wanted and confirmed by the venue."""
+    def active(self) -> list[int]:
+        """The ids wanted and confirmed by the venue, ascending."""
+    def counts(self) -> dict[str, int]:
+        """requested, active, in_flight, retrying, requests_sent and failed_attempts."""
+
+@final
+class LatencyHistogram:
+    """A latency distribution in nanoseconds (HDR histogram) over ``1..=max_ns``.
+
+    Values above ``max_ns`` are recorded as ``max_ns`` and counted in ``clamped``.
+    """
+
+    def __new__(cls, max_ns: int = 60_000_000_000, significant_digits: int = 3) -> LatencyHistogram:
+        """``max_ns`` at least 2 and ``significant_digits`` in 0..5, else ``ValueError``."""
+    def record(self, ns: int) -> None:
+        """Record one value; ``ValueError`` if negative."""
+    def record_many(self, values: list[int]) -> None:
+        """Record every value; ``ValueError`` (and nothing recorded) if one is negative."""
+    @property
+    def count(self) -> int:
+        """Values recorded since creation or the last ``reset()``."""
+    @property
+    def clamped(self) -> int:
+        """Of ``count``, the values that were above ``max_ns``."""
+    @property
+    def max_ns(self) -> int:
+        """The largest value recorded (never above the range's top); 0 when empty."""
+    @property
+    def mean_ns(self) -> float:
+        """The mean of the values recorded; 0.0 when empty."""
+    def percentile_ns(self, q: float) -> int:
+        """The value ``q`` % (0 to 100) of the values are at or below; 0 when empty."""
+    def share_below(self, ns: int) -> float:
+        """The fraction of the values at or below ``ns``; 0.0 when empty."""
+    def reset(self) -> None:
+        """Forget every value recorded."""
+    def summary(self) -> dict[str, int | float]:
+        """count, mean_ns, p50_ns, p95_ns, p99_ns, max_ns and clamped."""

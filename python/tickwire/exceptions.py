@@ -10,18 +10,22 @@ URL it concerns. Network failures are also :class:`ConnectionError` and timeouts
     ├── HandshakeError        (also ConnectionError)  the server refused the WebSocket upgrade
     ├── ConnectionClosed      (also ConnectionError)  the connection is closed; code and reason
     │   └── ProtocolError                             closed because the peer broke RFC 6455
-    └── TickwireTimeoutError  (also TimeoutError)     opening took longer than open_timeout
+    ├── TickwireTimeoutError  (also TimeoutError)     opening took longer than open_timeout
+    └── SubscriptionError                             a venue refused or never confirmed them
 
 Invalid arguments raise :class:`ValueError` or :class:`TypeError`, as usual in Python.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 __all__ = [
     "ConnectionClosed",
     "HandshakeError",
     "NetworkError",
     "ProtocolError",
+    "SubscriptionError",
     "TickwireError",
     "TickwireTimeoutError",
     "TlsError",
@@ -107,3 +111,31 @@ class TickwireTimeoutError(TickwireError, TimeoutError):
     def __init__(self, message: str, url: str, timeout: float) -> None:
         super().__init__(message, url)
         self.timeout = timeout
+
+
+class SubscriptionError(TickwireError):
+    """A venue refused subscriptions, or never confirmed them, ``attempts`` times in a row; the
+    feed stopped asking for them.
+
+    Attributes:
+        url: The venue's URL.
+        venue: The venue's name.
+        subscriptions: The (symbol, channel) pairs given up on.
+        reason: The venue's last answer, or the missing confirmation.
+        attempts: Requests made for them.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        url: str,
+        venue: str,
+        subscriptions: Sequence[tuple[str, str]],
+        reason: str,
+        attempts: int,
+    ) -> None:
+        super().__init__(message, url)
+        self.venue = venue
+        self.subscriptions = list(subscriptions)
+        self.reason = reason
+        self.attempts = attempts

@@ -3,6 +3,9 @@
 //!
 //! - [`connection`]: the `Connection` handle and `connect()`.
 //! - [`session`]: the reconnecting `Session` handle and `open_session()`.
+//! - [`subscriptions`]: the `Subscriptions` handle over [`crate::subscribe`], for venues defined
+//!   in Python.
+//! - [`metrics`]: the `LatencyHistogram` handle over [`crate::metrics`].
 //! - [`options`]: option dicts from Python → the core's configuration types.
 //! - [`bridge`]: the one place where received messages become Python objects, in batches.
 //! - [`errors`]: the one mapping from [`crate::Error`] to the classes of `tickwire.exceptions`.
@@ -10,8 +13,10 @@
 mod bridge;
 mod connection;
 mod errors;
+mod metrics;
 mod options;
 mod session;
+mod subscriptions;
 
 use pyo3::prelude::*;
 
@@ -32,6 +37,8 @@ fn core_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(connection::connect, module)?)?;
     module.add_class::<session::PySession>()?;
     module.add_function(wrap_pyfunction!(session::open_session, module)?)?;
+    module.add_class::<subscriptions::PySubscriptions>()?;
+    module.add_class::<metrics::PyLatencyHistogram>()?;
     module.add("DISPATCH_LIMIT", bridge::DISPATCH_LIMIT)?;
     module.add("WAKE_EVERY_MESSAGES", crate::conn::WAKE_EVERY_MESSAGES)?;
     Ok(())
