@@ -239,3 +239,31 @@ async def test_unknown_channels_are_refused() -> None:
     feed = tickwire.Feed()
     with pytest.raises(ValueError, match="unknown channel"):
         feed.subscribe(ToyVenue("ws://127.0.0.1:1/"), ["A/USDT"], ["candles"])  # type: ignore[list-item]
+
+
+async def test_a_venue_application_ping_is_sent_while_connected() -> None:
+    pings: list[str] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        async for raw in ws:
+            if raw == "ping":
+                pings.append(raw)
+                await ws.send("pong")
+
+    class PingingVenue(ToyVenue):
+        app_ping_interval = 0.05
+
+        def app_ping(self) -> str:
+            return "ping"
+
+        def parse(self, message: str | bytes, receive_time_ns: int) -> Iterable[object]:
+            return [] if message == "pong" else super().parse(message, receive_time_ns)
+
+    async with WsServer(handler) as server:
+        feed = tickwire.Feed(reconnect=FAST)
+        venue = PingingVenue(server.url)
+        feed.add_venue(venue)  # no subscriptions: it still connects and pings
+        async with feed:
+            await _until(lambda: len(pings) >= 3)
+            processed = feed.metrics()["venues"]["toy"]["messages_processed"]
+    assert processed >= 2  # the pongs reached parse()

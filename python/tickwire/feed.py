@@ -84,6 +84,7 @@ class _VenueLink:
         self.pairs: list[Subscription] = []
         self.kick = asyncio.Event()
         self.pump: asyncio.Task[None] | None = None
+        self.pinger: asyncio.Task[None] | None = None
         self.processing = _core.LatencyHistogram()
         self.messages = 0
         self.book_updates = 0
@@ -152,6 +153,15 @@ class Feed:
         elif link.venue is not venue:
             raise ValueError(f"another venue named {venue.name!r} is already in this feed")
         return link
+
+    def add_venue(self, venue: Venue) -> None:
+        """Connect to ``venue`` (at :meth:`start`, or now if started) even before any
+        subscription; :meth:`subscribe` adds its venue by itself.
+
+        Raises:
+            ValueError: Another venue object with the same name is already in the feed.
+        """
+        self._link(venue)
 
     def subscribe(self, venue: Venue, symbols: Iterable[str], channels: Iterable[Channel] = ("trades",)) -> int:
         """Subscribe to ``channels`` of ``symbols`` on ``venue``, now or at :meth:`start`;
@@ -243,15 +253,19 @@ class Feed:
         session.on_state(lambda event: self._on_state(link, event))
         session.on_batch(lambda batch: self._on_messages(link, batch))
         link.session = session
-        link.pump = asyncio.get_running_loop().create_task(self._pump(link), name=f"tickwire-subscribe-{link.venue.name}")
+        loop = asyncio.get_running_loop()
+        link.pump = loop.create_task(self._pump(link), name=f"tickwire-subscribe-{link.venue.name}")
+        if link.venue.app_ping_interval is not None:
+            link.pinger = loop.create_task(self._ping(link), name=f"tickwire-ping-{link.venue.name}")
 
     async def stop(self) -> None:
         """Stop subscribing, close every session, and call the strategies' ``on_stop``."""
         if self._started_ns is None:
             return
         for link in self._links.values():
-            if link.pump is not None:
-                link.pump.cancel()
+            for task in (link.pump, link.pinger):
+                if task is not None:
+                    task.cancel()
         for link in self._links.values():
             if link.session is not None:
                 await link.session.close()
@@ -405,6 +419,20 @@ class Feed:
                 await asyncio.wait_for(link.kick.wait(), timeout)
             except TimeoutError:
                 pass
+
+    async def _ping(self, link: _VenueLink) -> None:
+        """Sends the venue's application ping every ``app_ping_interval`` while connected."""
+        interval = link.venue.app_ping_interval
+        assert interval is not None
+        while True:
+            await asyncio.sleep(interval)
+            if link.connected and link.session is not None:
+                try:
+                    await link.session.send(link.venue.app_ping())
+                except ConnectionClosed:
+                    pass  # reconnecting; the next interval tries again
+                except Exception as error:  # noqa: BLE001 - a venue's ping builder failed
+                    self._report(link, error)
 
     # ---- state and errors ---------------------------------------------------------------
 

@@ -31,6 +31,9 @@ class Venue:
         confirm_timeout: Seconds to wait for an answer before retrying a request.
         retry_delay: Seconds before a refused or unanswered request is retried.
         max_attempts: Attempts per request before its subscriptions are reported failed.
+        app_ping_interval: Seconds between application-level pings (for venues that want a
+            text or JSON ping besides WebSocket pings, such as OKX's ``"ping"``); ``None``
+            sends none. The message comes from :meth:`app_ping`.
     """
 
     name: str = "venue"
@@ -41,6 +44,12 @@ class Venue:
     confirm_timeout: float = 5.0
     retry_delay: float = 1.0
     max_attempts: int = 3
+    app_ping_interval: float | None = None
+
+    def app_ping(self) -> str | bytes:
+        """The application-level ping message, sent every ``app_ping_interval`` seconds while
+        connected. The venue's answer reaches :meth:`parse` like any other message."""
+        raise NotImplementedError
 
     def subscribe_request(self, request_id: int, subscriptions: list[Subscription]) -> str | bytes:
         """The message asking for ``subscriptions``, carrying ``request_id`` for the answer."""
