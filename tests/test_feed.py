@@ -267,3 +267,27 @@ async def test_a_venue_application_ping_is_sent_while_connected() -> None:
             await _until(lambda: len(pings) >= 3)
             processed = feed.metrics()["venues"]["toy"]["messages_processed"]
     assert processed >= 2  # the pongs reached parse()
+
+
+async def test_async_iteration_yields_events_and_reports_what_it_missed() -> None:
+    exchange = ToyExchange()
+    async with exchange.server as server:
+        venue = ToyVenue(server.url)
+        feed = tickwire.Feed(reconnect=FAST)
+        feed.subscribe(venue, ["A/USDT", "B/USDT"])
+        seen: list[object] = []
+        slow = feed.events(max_pending=5)
+        async with feed:
+            async for event in feed:
+                seen.append(event)
+                if len(seen) == 20:
+                    break
+            await asyncio.sleep(0.3)  # `slow` is not read meanwhile: it keeps 5, drops the rest
+            first = [await anext(slow) for _ in range(6)]
+        # After the feed stops, iteration ends once what was kept is read.
+        rest = [event async for event in slow]
+    assert all(isinstance(event, tickwire.Trade) for event in seen)
+    assert {event.symbol for event in seen} == {"A/USDT", "B/USDT"}  # type: ignore[attr-defined]
+    assert all(isinstance(event, tickwire.Trade) for event in first[:5])
+    assert isinstance(first[5], tickwire.Lagged) and first[5].dropped > 0
+    assert all(isinstance(event, (tickwire.Trade, tickwire.Lagged)) for event in rest)

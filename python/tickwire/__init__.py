@@ -17,7 +17,7 @@ from .client import (
     State,
     connect,
 )
-from .events import BBO, CHANNELS, Ack, BookUpdate, Channel, Ticker, Trade
+from .events import BBO, CHANNELS, Ack, BookUpdate, Channel, Lagged, Ticker, Trade
 from .feed import Feed, Strategy
 from .venue import Subscription, Venue
 from .session import (
@@ -48,6 +48,7 @@ __all__ = [
     "BookUpdate",
     "Channel",
     "Feed",
+    "Lagged",
     "Strategy",
     "Subscription",
     "SubscriptionError",

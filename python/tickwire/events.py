@@ -11,7 +11,7 @@ from typing import Literal
 
 import msgspec
 
-__all__ = ["BBO", "Ack", "BookUpdate", "Channel", "Level", "Ticker", "Trade", "CHANNELS"]
+__all__ = ["BBO", "CHANNELS", "Ack", "BookUpdate", "Channel", "Lagged", "Level", "Ticker", "Trade"]
 
 #: The channels a feed subscribes to.
 Channel = Literal["trades", "bbo", "book", "ticker"]
@@ -78,3 +78,11 @@ class Ack(msgspec.Struct, frozen=True, gc=False):
 
     request_id: int
     error: str | None = None
+
+
+class Lagged(msgspec.Struct, frozen=True, gc=False):
+    """Yielded by ``async for event in feed`` in place of ``dropped`` events that were not kept
+    because the iterating coroutine fell ``max_pending`` events behind. Callbacks and strategies
+    still received them; only the iterator's copy was dropped, and this says how many."""
+
+    dropped: int

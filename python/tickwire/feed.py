@@ -13,15 +13,17 @@ the asyncio loop's thread, once per message, inside one call per batch.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
-from collections.abc import Callable, Iterable
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterable
 from types import TracebackType
 from typing import Any, TypeVar, Unpack
 
 from . import _core
 from .client import ConnectOptions
-from .events import BBO, CHANNELS, Ack, BookUpdate, Channel, Ticker, Trade
+from .events import BBO, CHANNELS, Ack, BookUpdate, Channel, Lagged, Ticker, Trade
 from .exceptions import ConnectionClosed, SubscriptionError
 from .session import BreakerPolicy, ReconnectPolicy, Session, SessionEvent, open_session
 from .venue import Subscription, Venue
@@ -141,6 +143,7 @@ class Feed:
         self._strategies: list[Strategy] = []
         self._started_ns: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._iterations: weakref.WeakSet[_Iteration] = weakref.WeakSet()
 
     # ---- configuration ------------------------------------------------------------------
 
@@ -243,6 +246,8 @@ class Feed:
             return
         self._loop = asyncio.get_running_loop()
         self._started_ns = time.monotonic_ns()
+        for iteration in self._iterations:
+            iteration.started = True
         for link in self._links.values():
             self._open(link)
         for strategy in self._strategies:
@@ -272,6 +277,8 @@ class Feed:
         for strategy in self._strategies:
             self._call(strategy.on_stop)
         self._started_ns = None
+        for iteration in self._iterations:
+            iteration.wake()
 
     async def run(self) -> None:
         """Start if needed and run until cancelled or every session has ended; stops the feed
@@ -340,6 +347,25 @@ class Feed:
             "connected": link.connected,
         }
 
+    def events(self, max_pending: int = 100_000) -> AsyncIterator[object]:
+        """Iterate over market events (``Trade``, ``BBO``, ``BookUpdate``, ``Ticker``) as they
+        arrive, alongside any callbacks; ends when the feed stops. ``async for event in feed``
+        is the same with the default bound; several iterations may run at once.
+
+        At most ``max_pending`` events wait for the iterating coroutine; beyond that they are
+        not kept for it, and a :class:`~tickwire.events.Lagged` event in their place says how
+        many it missed (callbacks, strategies and other iterations still get every event).
+
+        Raises:
+            ValueError: ``max_pending`` is below 1.
+        """
+        iteration = _Iteration(max_pending, self)
+        self._iterations.add(iteration)
+        return iteration
+
+    def __aiter__(self) -> AsyncIterator[object]:
+        return self.events()
+
     # ---- the hot path -------------------------------------------------------------------
 
     def _on_messages(self, link: _VenueLink, batch: list[str | bytes]) -> None:
@@ -363,6 +389,9 @@ class Feed:
                                 callback(event)
                             except Exception as error:  # noqa: BLE001 - reported; the others go on
                                 self._report(link, error)
+                        if self._iterations:
+                            for iteration in self._iterations:
+                                iteration.offer(event)
                     elif type(event) is Ack:
                         self._answer(link, event)
             except Exception as error:  # noqa: BLE001 - a message the venue cannot parse is skipped
@@ -464,6 +493,60 @@ class Feed:
                 handler(error)
             except Exception:  # noqa: BLE001 - an error handler that fails is logged, not looped
                 logger.exception("tickwire feed: on_error callback %r failed", handler)
+
+
+class _Gap:
+    """Where an iteration's buffer was full: how many events were dropped there."""
+
+    __slots__ = ("dropped",)
+
+    def __init__(self) -> None:
+        self.dropped = 1
+
+
+class _Iteration:
+    """One ``async for`` over a feed, with its bounded buffer; ends once the feed has been
+    started and stopped again."""
+
+    __slots__ = ("__weakref__", "feed", "max_pending", "pending", "started", "wakeup")
+
+    def __init__(self, max_pending: int, feed: Feed) -> None:
+        if max_pending < 1:
+            raise ValueError("max_pending must be at least 1")
+        self.max_pending = max_pending
+        self.feed = feed
+        # Events, and at each place where some were dropped, a _Gap counting them.
+        self.pending: collections.deque[object] = collections.deque()
+        self.started = feed._started_ns is not None
+        self.wakeup: asyncio.Future[None] | None = None
+
+    def offer(self, event: object) -> None:
+        pending = self.pending
+        if len(pending) < self.max_pending:
+            pending.append(event)
+        elif type(pending[-1]) is _Gap:
+            pending[-1].dropped += 1
+        else:
+            pending.append(_Gap())
+        self.wake()
+
+    def wake(self) -> None:
+        wakeup = self.wakeup
+        if wakeup is not None and not wakeup.done():
+            wakeup.set_result(None)
+
+    def __aiter__(self) -> _Iteration:
+        return self
+
+    async def __anext__(self) -> object:
+        while True:  # each pass either returns, ends, or waits for the feed to offer or stop
+            if self.pending:
+                item = self.pending.popleft()
+                return Lagged(item.dropped) if type(item) is _Gap else item
+            if self.started and self.feed._started_ns is None:
+                raise StopAsyncIteration
+            self.wakeup = asyncio.get_running_loop().create_future()
+            await self.wakeup
 
 
 def _pairs(symbols: Iterable[str], channels: Iterable[Channel]) -> list[Subscription]:
