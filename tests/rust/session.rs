@@ -237,3 +237,44 @@ async fn a_rejected_upgrade_gives_up_with_the_status() {
     assert!(session.is_ended());
     server.abort();
 }
+
+#[tokio::test]
+async fn a_pool_starts_watches_and_disconnects_its_members() {
+    use tickwire::pool::{ConnectionPool, Health};
+
+    let port = free_port();
+    let firsts = Arc::new(Mutex::new(Vec::new()));
+    let peer = Peer::start(port, firsts.clone(), None).await;
+    let mut pool = ConnectionPool::new();
+    let ids: Vec<_> = (0..3)
+        .map(|_| pool.add_connection(config(port, Duration::from_millis(50)), subscribe_on_connect()))
+        .collect();
+    assert!(pool.maintenance(Duration::from_secs(1)).iter().all(|(_, health)| *health == Health::NotStarted));
+    pool.connect_all().unwrap();
+    for &id in &ids {
+        let consumer = Consumer::new(pool.session(id).unwrap().inbox());
+        consumer.until(is_hello).await;
+    }
+    assert_eq!(pool.stats().connected, 3);
+    assert_eq!(firsts.lock().unwrap().len(), 3);
+    let health = pool.maintenance(Duration::from_mins(1));
+    assert!(health.iter().all(|(_, health)| *health == Health::Healthy), "{health:?}");
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let idle = pool.maintenance(Duration::from_millis(10));
+    assert!(idle.iter().all(|(_, health)| matches!(health, Health::Idle { .. })), "{idle:?}");
+
+    pool.disconnect(ids[1]).await.unwrap();
+    assert_eq!((pool.stats().connections, pool.stats().connected), (2, 2));
+    assert!(pool.disconnect(ids[1]).await.is_err(), "already gone");
+    peer.kill();
+    tokio::time::timeout(LIMIT, async {
+        while pool.stats().connected > 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .unwrap();
+    let reconnecting = pool.maintenance(Duration::from_mins(1));
+    assert!(reconnecting.iter().all(|(_, health)| *health == Health::Reconnecting), "{reconnecting:?}");
+    assert!(pool.stats().reconnects >= 2);
+}
