@@ -41,5 +41,5 @@ lint: build
 	$(PY) -m mypy.stubtest tickwire._core
 
 bench: build
-	cargo bench --bench read_path
+	cargo bench
 	$(PY) benches/compare.py
