@@ -62,5 +62,8 @@ class Venue:
     def parse(self, message: str | bytes, receive_time_ns: int) -> Iterable[object]:
         """The events in ``message``: :class:`~tickwire.events.Trade`, ``BBO``, ``BookUpdate``,
         ``Ticker`` and ``Ack``; anything else is ignored. An exception is reported through the
-        feed's ``on_error`` and the message is skipped; the feed goes on."""
+        feed's ``on_error`` and the message is skipped; the feed goes on.
+
+        ``receive_time_ns`` (``time.monotonic_ns()`` clock) is when the message's batch reached
+        Python, for the events' ``receive_time_ns``."""
         raise NotImplementedError

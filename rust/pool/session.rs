@@ -56,10 +56,8 @@ pub struct Session {
 impl Drop for Session {
     fn drop(&mut self) {
         self.task.abort();
-        if let Some(connection) = self.current() {
-            // Dropping the last handle closes the socket; the inbox learns the session ended.
-            drop(connection);
-        }
+        // The open connection's last handle goes with it, which closes its socket.
+        drop(self.shared.current.lock().unwrap_or_else(PoisonError::into_inner).take());
         self.shared.inbox.finish();
     }
 }
