@@ -26,6 +26,7 @@ use super::chunk::Chunk;
 use super::stats::{ConnStats, bump};
 use crate::clock::monotonic_ns;
 use crate::pool::SessionEvent;
+use crate::protocol::Kind;
 
 /// What the consumer is handed: a received message, borrowed from its chunk, or a change in
 /// the state of the session that feeds the inbox, in order with the messages around it.
@@ -33,6 +34,9 @@ use crate::pool::SessionEvent;
 pub enum Payload<'a> {
     /// A text message (UTF-8, checked).
     Text(&'a str),
+    /// A text message that is all ASCII (checked): a [`Payload::Text`] the consumer may copy
+    /// without decoding.
+    Ascii(&'a str),
     /// A binary message.
     Binary(&'a [u8]),
     /// A session event (only from a reconnecting session, never from a lone connection).
@@ -56,7 +60,7 @@ impl Inbound {
     #[must_use]
     pub fn from_payload(payload: Payload<'_>) -> Self {
         match payload {
-            Payload::Text(text) => Self::Text(text.to_owned()),
+            Payload::Text(text) | Payload::Ascii(text) => Self::Text(text.to_owned()),
             Payload::Binary(data) => Self::Binary(data.to_vec()),
             Payload::Event(event) => Self::Event(event.clone()),
         }
@@ -67,9 +71,9 @@ impl Inbound {
 #[derive(Debug)]
 pub(crate) enum Item {
     /// `len` bytes at `start` of the batch's chunk.
-    Span { start: usize, len: usize, text: bool },
+    Span { start: usize, len: usize, kind: Kind },
     /// A message assembled from fragments.
-    Owned { text: bool, data: Vec<u8> },
+    Owned { kind: Kind, data: Vec<u8> },
 }
 
 /// What is published in one go.
@@ -90,18 +94,20 @@ impl Batch {
     }
 
     fn payload(&self, index: usize) -> Payload<'_> {
-        let (text, bytes) = match self {
+        let (kind, bytes) = match self {
             Self::Event(event) => return Payload::Event(event),
             Self::Messages { chunk, items } => match &items[index] {
-                Item::Span { start, len, text } => (*text, chunk.bytes(*start, *len)),
-                Item::Owned { text, data } => (*text, data.as_slice()),
+                Item::Span { start, len, kind } => (*kind, chunk.bytes(*start, *len)),
+                Item::Owned { kind, data } => (*kind, data.as_slice()),
             },
         };
-        if text {
-            // SAFETY: the reader checked every text message to be UTF-8 before publishing it.
-            Payload::Text(unsafe { std::str::from_utf8_unchecked(bytes) })
-        } else {
-            Payload::Binary(bytes)
+        match kind {
+            Kind::Binary => Payload::Binary(bytes),
+            // SAFETY: the reader checked every text message to be UTF-8 (or ASCII) before
+            // publishing it.
+            Kind::Text => Payload::Text(unsafe { std::str::from_utf8_unchecked(bytes) }),
+            // SAFETY: as above.
+            Kind::Ascii => Payload::Ascii(unsafe { std::str::from_utf8_unchecked(bytes) }),
         }
     }
 }
@@ -440,7 +446,7 @@ mod tests {
         let mut items = Vec::new();
         for n in first..first + count {
             let text = n.to_string();
-            items.push(Item::Span { start: writer.filled().len(), len: text.len(), text: true });
+            items.push(Item::Span { start: writer.filled().len(), len: text.len(), kind: Kind::Ascii });
             writer.append(text.as_bytes());
         }
         Batch::Messages { chunk: writer.chunk().clone(), items }

@@ -60,13 +60,13 @@ pub(super) async fn read_loop<R: AsyncRead + Unpin>(task: ReadTask<R>) {
     let end = loop {
         let room = batch_limit - batch.len();
         let outcome = frames.parse(chunk.filled(), parsed, room, |event| match event {
-            Event::Framed { start, len, text } => {
+            Event::Framed { start, len, kind } => {
                 record_received(&shared, len);
-                batch.push(Item::Span { start, len, text });
+                batch.push(Item::Span { start, len, kind });
             }
-            Event::Assembled { text, data } => {
+            Event::Assembled { kind, data } => {
                 record_received(&shared, data.len());
-                batch.push(Item::Owned { text, data });
+                batch.push(Item::Owned { kind, data });
             }
             Event::Ping(payload) => replies.push(Control::Pong(payload.to_vec())),
             Event::Pong(payload) => record_pong(&shared, payload),

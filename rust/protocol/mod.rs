@@ -12,4 +12,4 @@ pub mod handshake;
 pub mod reader;
 
 pub use frame::{FrameHeader, Opcode, apply_mask, encode_client_frame};
-pub use reader::{Event, MessageReader, Parsed, Violation};
+pub use reader::{Event, Kind, MessageReader, Parsed, Violation};

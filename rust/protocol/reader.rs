@@ -35,6 +35,18 @@ impl Violation {
     }
 }
 
+/// What a data message holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Binary data.
+    Binary,
+    /// UTF-8 text with at least one non-ASCII character (checked).
+    Text,
+    /// Text that is all ASCII (checked): the common case of JSON feeds, which lets the
+    /// consumer copy it into a string without decoding it again.
+    Ascii,
+}
+
 /// What a frame meant.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Event<'a> {
@@ -44,13 +56,13 @@ pub enum Event<'a> {
         start: usize,
         /// Payload length.
         len: usize,
-        /// Text (UTF-8) rather than binary.
-        text: bool,
+        /// What the payload holds.
+        kind: Kind,
     },
     /// A message assembled from fragments (text validated).
     Assembled {
-        /// Text (UTF-8) rather than binary.
-        text: bool,
+        /// What the payload holds.
+        kind: Kind,
         /// The whole payload.
         data: Vec<u8>,
     },
@@ -197,10 +209,8 @@ impl MessageReader {
                 let text = header.opcode == Opcode::Text;
                 self.check_message_size(payload.len())?;
                 if header.fin {
-                    if text {
-                        check_utf8(payload)?;
-                    }
-                    on_event(Event::Framed { start, len: payload.len(), text });
+                    let kind = if text { check_text(payload)? } else { Kind::Binary };
+                    on_event(Event::Framed { start, len: payload.len(), kind });
                 } else {
                     self.fragments = Some(Fragments { text, data: payload.to_vec() });
                 }
@@ -215,10 +225,8 @@ impl MessageReader {
                 fragments.data.extend_from_slice(payload);
                 if header.fin {
                     let Fragments { text, data } = self.fragments.take().expect("checked above");
-                    if text {
-                        check_utf8(&data)?;
-                    }
-                    on_event(Event::Assembled { text, data });
+                    let kind = if text { check_text(&data)? } else { Kind::Binary };
+                    on_event(Event::Assembled { kind, data });
                 }
             }
             Opcode::Ping => on_event(Event::Ping(payload)),
@@ -234,9 +242,14 @@ impl MessageReader {
     }
 }
 
-fn check_utf8(payload: &[u8]) -> Result<(), Violation> {
+/// Checks a text payload: all ASCII (one fast pass, and valid UTF-8 by definition), else
+/// validated as UTF-8.
+fn check_text(payload: &[u8]) -> Result<Kind, Violation> {
+    if payload.is_ascii() {
+        return Ok(Kind::Ascii);
+    }
     simdutf8::basic::from_utf8(payload)
-        .map(drop)
+        .map(|_| Kind::Text)
         .map_err(|_| Violation { code: INVALID_PAYLOAD, reason: "invalid UTF-8 in a text message".into() })
 }
 
@@ -286,14 +299,16 @@ mod tests {
             let buffer = &wire[..end];
             let parsed = reader.parse(buffer, consumed, usize::MAX, |event| {
                 out.push(match event {
-                    Event::Framed { start, len, text } => {
+                    Event::Framed { start, len, kind } => {
+                        let text = kind != Kind::Binary;
                         format!(
                             "{}:{}",
                             if text { "text" } else { "binary" },
                             String::from_utf8_lossy(&buffer[start..start + len])
                         )
                     }
-                    Event::Assembled { text, data } => {
+                    Event::Assembled { kind, data } => {
+                        let text = kind != Kind::Binary;
                         format!(
                             "{}*:{}",
                             if text { "text" } else { "binary" },

@@ -6,6 +6,7 @@
 //! the event handler in their place in the stream. The I/O tasks never get here. Connections
 //! and sessions are consumed alike, through their [`Inbox`].
 
+use pyo3::exceptions::PyOverflowError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
@@ -24,9 +25,29 @@ pub const DISPATCH_LIMIT: usize = 2048;
 pub fn to_python<'py>(py: Python<'py>, message: Payload<'_>) -> PyResult<Bound<'py, PyAny>> {
     Ok(match message {
         Payload::Text(text) => PyString::new(py, text).into_any(),
+        Payload::Ascii(text) => ascii_string(py, text)?.into_any(),
         Payload::Binary(data) => PyBytes::new(py, data).into_any(),
         Payload::Event(event) => event_to_python(py, event)?.into_any(),
     })
+}
+
+/// A `str` of ASCII text, made by copying the bytes into a compact ASCII string: the reader
+/// has already checked them, so `CPython`'s own decoding pass is skipped.
+fn ascii_string<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyString>> {
+    debug_assert!(text.is_ascii());
+    let len = pyo3::ffi::Py_ssize_t::try_from(text.len())
+        .map_err(|_| PyOverflowError::new_err("message too long"))?;
+    // SAFETY: PyUnicode_New(len, 127) returns a new compact ASCII string of `len` one-byte
+    // characters (or null with an exception set); we fill exactly `len` bytes of its data with
+    // ASCII bytes, which is its required content, before anything else sees it.
+    unsafe {
+        let string = pyo3::ffi::PyUnicode_New(len, 127);
+        if string.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        std::ptr::copy_nonoverlapping(text.as_ptr(), pyo3::ffi::PyUnicode_1BYTE_DATA(string), text.len());
+        Ok(Bound::from_owned_ptr(py, string).cast_into_unchecked())
+    }
 }
 
 fn event_to_python<'py>(py: Python<'py>, event: &SessionEvent) -> PyResult<Bound<'py, PyDict>> {
