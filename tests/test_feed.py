@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -67,7 +68,14 @@ class ToyExchange:
     always, and those naming one in ``refuse_once`` the first time), then streams one trade per
     subscribed symbol every 20 ms. Records every request per connection."""
 
-    def __init__(self, port: int = 0, refuse: frozenset[str] = frozenset(), refuse_once: frozenset[str] = frozenset()):
+    def __init__(
+        self,
+        port: int = 0,
+        refuse: frozenset[str] = frozenset(),
+        refuse_once: frozenset[str] = frozenset(),
+        answer: bool = True,
+    ):
+        self.answer = answer
         self.requests: list[list[dict[str, Any]]] = []
         self.refuse = refuse
         self.refuse_once = set(refuse_once)
@@ -93,6 +101,8 @@ class ToyExchange:
             async for raw in ws:
                 request = json.loads(raw)
                 requests.append(request)
+                if not self.answer:
+                    continue
                 symbols = {arg.split(":", 1)[1] for arg in request["args"]}
                 refused = symbols & self.refuse or symbols & self.refuse_once
                 if refused:
@@ -291,3 +301,28 @@ async def test_async_iteration_yields_events_and_reports_what_it_missed() -> Non
     assert all(isinstance(event, tickwire.Trade) for event in first[:5])
     assert isinstance(first[5], tickwire.Lagged) and first[5].dropped > 0
     assert all(isinstance(event, (tickwire.Trade, tickwire.Lagged)) for event in rest)
+
+
+async def test_an_outage_longer_than_the_retries_loses_no_subscription() -> None:
+    port = _free_port()
+    errors: list[Exception] = []
+    feed = tickwire.Feed(reconnect=FAST)
+    feed.on_error(errors.append)
+    venue = ToyVenue(f"ws://127.0.0.1:{port}/")
+    feed.subscribe(venue, ["A/USDT"])
+    mute = ToyExchange(port, answer=False)  # takes the request, never answers
+    async with mute.server:
+        await feed.start()
+        await _until(lambda: bool(mute.requests and mute.requests[0]))
+    # Down for longer than confirm_timeout x max_attempts: nothing may time out meanwhile, and
+    # the feed must wait for the reconnect rather than spin on requests it cannot send.
+    cpu_before = time.process_time()
+    await asyncio.sleep(1.5)
+    outage_cpu = time.process_time() - cpu_before
+    healthy = ToyExchange(port)
+    async with healthy.server:
+        await _until(lambda: feed.subscriptions(venue) == [("A/USDT", "trades")])
+        await feed.stop()
+    assert errors == []
+    assert [r["args"] for r in healthy.requests[0]] == [["trades:A/USDT"]]
+    assert outage_cpu < 0.5, f"{outage_cpu:.2f} s of CPU while disconnected for 1.5 s"

@@ -416,38 +416,38 @@ class Feed:
         subscriptions, venue = link.subscriptions, link.venue
         while True:
             link.kick.clear()
-            now = time.monotonic_ns()
-            subscriptions.expire(now)
+            timeout: float | None = None
+            # While disconnected nothing can be answered, so nothing times out: the reconnect
+            # resets every request and re-sends what is wanted. Sleep until kicked.
             if link.connected and link.session is not None:
-                for request_id, is_subscribe, ids in subscriptions.next_requests(now):
-                    pairs = [link.pairs[i] for i in ids]
-                    build = venue.subscribe_request if is_subscribe else venue.unsubscribe_request
-                    try:
-                        await link.session.send(build(request_id, pairs))
-                    except ConnectionClosed:
-                        break  # the reconnect re-sends everything
-                    except Exception as error:  # noqa: BLE001 - a venue's request builder failed
-                        self._report(link, error)
+                now = time.monotonic_ns()
+                subscriptions.expire(now)
+                await self._send_requests(link, subscriptions.next_requests(now))
+                wake_ns = subscriptions.next_wakeup_ns()
+                if wake_ns is not None:
+                    timeout = max(0.0, (wake_ns - time.monotonic_ns()) / 1e9)
             for was_subscribe, ids, reason, attempts in subscriptions.take_failures():
                 pairs = [link.pairs[i] for i in ids]
                 verb = "subscribe to" if was_subscribe else "unsubscribe from"
-                self._report(
-                    link,
-                    SubscriptionError(
-                        f"{venue.name} did not let us {verb} {len(pairs)} stream(s) after {attempts} attempt(s): {reason}",
-                        venue.url,
-                        venue.name,
-                        pairs,
-                        reason,
-                        attempts,
-                    ),
-                )
-            wake_ns = subscriptions.next_wakeup_ns()
-            timeout = None if wake_ns is None else max(0.0, (wake_ns - time.monotonic_ns()) / 1e9)
+                message = f"{venue.name} did not let us {verb} {len(pairs)} stream(s) after {attempts} attempt(s): {reason}"
+                self._report(link, SubscriptionError(message, venue.url, venue.name, pairs, reason, attempts))
             try:
                 await asyncio.wait_for(link.kick.wait(), timeout)
             except TimeoutError:
                 pass
+
+    async def _send_requests(self, link: _VenueLink, requests: list[tuple[int, bool, list[int]]]) -> None:
+        venue = link.venue
+        for request_id, is_subscribe, ids in requests:
+            pairs = [link.pairs[i] for i in ids]
+            build = venue.subscribe_request if is_subscribe else venue.unsubscribe_request
+            try:
+                assert link.session is not None
+                await link.session.send(build(request_id, pairs))
+            except ConnectionClosed:
+                return  # the reconnect re-sends everything
+            except Exception as error:  # noqa: BLE001 - a venue's request builder failed
+                self._report(link, error)
 
     async def _ping(self, link: _VenueLink) -> None:
         """Sends the venue's application ping every ``app_ping_interval`` while connected."""
