@@ -243,6 +243,10 @@ async def test_a_failing_strategy_does_not_stop_the_others_and_metrics_add_up() 
     assert 0 < toy["p50_ns"] <= toy["p99_ns"] <= toy["max_ns"]
     assert 0.0 <= toy["sub_1ms_share"] <= 1.0
     assert metrics["total"]["messages_processed"] == toy["messages_processed"]
+    # Rates after the stop cover the time the feed ran: about 50 messages/s here, not an
+    # absurd figure from a zero-length span.
+    after = feed.metrics()["venues"]["toy"]
+    assert 5 < after["messages_per_second"] < 5_000, after["messages_per_second"]
 
 
 async def test_unknown_channels_are_refused() -> None:

@@ -142,6 +142,9 @@ class Feed:
         self._callbacks: dict[str, list[Callable[..., object]]] = {name: [] for name in (*CHANNELS, "state", "error")}
         self._strategies: list[Strategy] = []
         self._started_ns: int | None = None
+        # The span metrics() rates cover: from the first start to now, or to the last stop.
+        self._first_start_ns: int | None = None
+        self._stopped_ns: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._iterations: weakref.WeakSet[_Iteration] = weakref.WeakSet()
 
@@ -246,6 +249,9 @@ class Feed:
             return
         self._loop = asyncio.get_running_loop()
         self._started_ns = time.monotonic_ns()
+        self._stopped_ns = None
+        if self._first_start_ns is None:
+            self._first_start_ns = self._started_ns
         for iteration in self._iterations:
             iteration.started = True
         for link in self._links.values():
@@ -277,6 +283,7 @@ class Feed:
         for strategy in self._strategies:
             self._call(strategy.on_stop)
         self._started_ns = None
+        self._stopped_ns = time.monotonic_ns()
         for iteration in self._iterations:
             iteration.wake()
 
@@ -320,7 +327,9 @@ class Feed:
         ``max_ns``, from an HDR histogram), ``sub_1ms_share``, ``latency_violations``,
         ``orderbook_updates``, ``reconnection_count``, ``error_count``, and the subscription
         counts."""
-        elapsed_s = max(1e-9, (time.monotonic_ns() - (self._started_ns or time.monotonic_ns())) / 1e9)
+        end_ns = self._stopped_ns if self._stopped_ns is not None else time.monotonic_ns()
+        start_ns = self._first_start_ns if self._first_start_ns is not None else end_ns
+        elapsed_s = max(1e-9, (end_ns - start_ns) / 1e9)
         venues = {name: self._venue_metrics(link, elapsed_s) for name, link in self._links.items()}
         total_keys = ("messages_processed", "latency_violations", "orderbook_updates", "reconnection_count", "error_count")
         total: dict[str, Any] = {key: sum(v[key] for v in venues.values()) for key in total_keys}
