@@ -22,6 +22,7 @@ pub mod config;
 pub mod conn;
 pub mod error;
 pub mod metrics;
+pub mod model;
 pub mod pool;
 pub mod protocol;
 pub mod router;

@@ -1,0 +1,26 @@
+//! The normalized model venue adapters produce: exact numbers and unified symbols.
+//!
+//! Owns:
+//! - [`Decimal`]: an exact decimal (`i128` mantissa, `u8` scale) parsed from a venue's price or
+//!   quantity text in one pass, without allocation or floats; printed back at the scale it was
+//!   sent with; compared, ordered and hashed by value; with a correctly rounded `to_f64`.
+//! - [`symbol`]: [`Venue`], the unified notation (`BTC/USDT`, `BTC/USDT-PERP`,
+//!   `BTC/USD-250328`) and the mapping to and from each venue's native symbols.
+//!
+//! Invariants:
+//! - Prices and quantities are exact: for every number a venue sends, `Decimal::parse` keeps its
+//!   value, and its `Display` prints that value (byte for byte for canonical plain text such as
+//!   `"16848.51000000"`), so Python's `Decimal(str(price))` equals what the venue sent.
+//! - Symbol mapping is a bijection on what it accepts: a canonical unified symbol maps to a
+//!   native one and back unchanged, and an input it cannot map without guessing (an unknown
+//!   quote asset, an unsupported instrument kind) is a typed error naming the venue and input.
+//! - Nothing here does I/O or depends on `PyO3`; parsing numbers is hot-path code, symbol
+//!   mapping is cold-path (subscribe and intern time).
+
+pub mod decimal;
+pub mod symbol;
+
+pub use decimal::{Decimal, DecimalError};
+pub use symbol::{
+    Expiry, Instrument, InstrumentKind, SymbolError, Venue, to_native, to_unified, to_unified_as,
+};
