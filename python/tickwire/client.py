@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import logging
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Final, TypedDict, Unpack
@@ -32,8 +31,6 @@ __all__ = [
     "connect",
     "connect_options",
 ]
-
-logger = logging.getLogger(__name__)
 
 #: Largest incoming message accepted, in bytes; a bigger one fails the connection with close 1009.
 DEFAULT_MAX_MESSAGE_SIZE: Final = 16 * 1024 * 1024

@@ -249,18 +249,6 @@ impl Connection {
         self.shared().inbox.pop_or_arm(take)
     }
 
-    /// Hands up to `limit` queued messages to `deliver` in one batch; see [`Inbox::drain`].
-    pub fn drain<E>(&self, limit: usize, deliver: impl FnMut(Payload<'_>) -> Result<(), E>) -> Drained<E> {
-        self.shared().inbox.drain(limit, deliver)
-    }
-
-    /// Whether the connection has ended and every message has been taken.
-    #[must_use]
-    pub fn is_drained(&self) -> bool {
-        let inbox = self.inbox();
-        inbox.is_finished() && inbox.is_empty()
-    }
-
     /// The counters now.
     #[must_use]
     pub fn stats(&self) -> StatsSnapshot {
