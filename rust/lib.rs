@@ -10,6 +10,9 @@
 //! - [`pool`]: many connections that reconnect by themselves: policy, heartbeats, staleness.
 //! - [`subscribe`]: which symbols are subscribed, batched requests, confirmations, rate limits.
 //! - [`router`]: symbols interned to dense ids and per-channel handler tables.
+//! - [`model`]: the normalized model: exact decimals, unified symbols, markets, events.
+//! - [`venues`]: each exchange's protocol, from subscribe request to normalized event.
+//! - [`sim`]: the exchange simulator: each venue's protocol over synthetic markets, faults.
 //! - [`metrics`]: the latency histogram behind the feed's processing-time figures.
 //! - [`runtime`]: the process-wide tokio runtime that runs every connection.
 //! - [`error`]: the one error type, carrying its cause.
@@ -27,8 +30,10 @@ pub mod pool;
 pub mod protocol;
 pub mod router;
 pub mod runtime;
+pub mod sim;
 pub mod subscribe;
 pub mod transport;
+pub mod venues;
 
 #[cfg(feature = "python")]
 mod python;

@@ -18,9 +18,13 @@
 //!   mapping is cold-path (subscribe and intern time).
 
 pub mod decimal;
+pub mod event;
+pub mod market;
 pub mod symbol;
 
 pub use decimal::{Decimal, DecimalError};
+pub use event::{Bbo, BookUpdate, Channel, Event, Level, Side, Ticker, Trade, TradeId};
+pub use market::{Market, MarketCache, MarketRef};
 pub use symbol::{
     Expiry, Instrument, InstrumentKind, SymbolError, Venue, to_native, to_unified, to_unified_as,
 };

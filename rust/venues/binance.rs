@@ -1,0 +1,13 @@
+//! Binance: placeholder until its adapter lands.
+
+use super::{Adapter, VenueError};
+use crate::model::{InstrumentKind, Venue};
+
+/// The Binance adapter for `kind`.
+///
+/// # Errors
+///
+/// Always, until implemented.
+pub fn adapter(kind: InstrumentKind) -> Result<Box<dyn Adapter>, VenueError> {
+    Err(VenueError::Unsupported { venue: Venue::Binance, endpoint: "public", what: format!("{kind}") })
+}

@@ -1,0 +1,13 @@
+//! Bybit: placeholder until its adapter lands.
+
+use super::{Adapter, VenueError};
+use crate::model::{InstrumentKind, Venue};
+
+/// The Bybit adapter for `kind`.
+///
+/// # Errors
+///
+/// Always, until implemented.
+pub fn adapter(kind: InstrumentKind) -> Result<Box<dyn Adapter>, VenueError> {
+    Err(VenueError::Unsupported { venue: Venue::Bybit, endpoint: "public", what: format!("{kind}") })
+}

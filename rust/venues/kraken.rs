@@ -1,0 +1,13 @@
+//! Kraken: placeholder until its adapter lands.
+
+use super::{Adapter, VenueError};
+use crate::model::{InstrumentKind, Venue};
+
+/// The Kraken adapter for `kind`.
+///
+/// # Errors
+///
+/// Always, until implemented.
+pub fn adapter(kind: InstrumentKind) -> Result<Box<dyn Adapter>, VenueError> {
+    Err(VenueError::Unsupported { venue: Venue::Kraken, endpoint: "public", what: format!("{kind}") })
+}

@@ -1,0 +1,211 @@
+//! Venue adapters: each exchange's protocol, from subscribe request to normalized [`Event`].
+//!
+//! Owns:
+//! - [`Adapter`]: the contract every venue implements — its [`Spec`] (URL, limits, heartbeat
+//!   rule), the subscribe/unsubscribe messages for a batch of (market, channel) pairs, and
+//!   [`Adapter::parse`], which turns one received message into events or a [`Control`]
+//!   (ack, refusal, heartbeat, planned reconnect, ignored).
+//! - One module per venue: [`binance`], [`bybit`], [`okx`], [`coinbase`], [`kraken`].
+//! - [`adapter`]: the adapter for a venue and instrument kind.
+//!
+//! Invariants:
+//! - `parse` never panics on any input: malformed JSON, wrong types, absurd numbers and huge
+//!   arrays are a [`ParseError`] (which keeps the raw text) or [`Control::Unknown`]; the adapter
+//!   stays usable for the next message.
+//! - `parse` appends to `events` only on success; on error it leaves `events` as it was.
+//! - Numbers are parsed with [`Decimal::parse`](crate::model::Decimal::parse) from the wire
+//!   text: exact, never through `f64`.
+//! - JSON is read with `serde_json` into borrowed structs (`&str` fields, no allocation per
+//!   field): the `json_parsers` bench chose it on these payloads.
+
+pub mod binance;
+pub mod bybit;
+pub mod coinbase;
+pub mod kraken;
+pub mod okx;
+
+use std::time::Duration;
+
+use crate::model::{Channel, Event, InstrumentKind, MarketRef, SymbolError, Venue};
+
+/// A venue's fixed facts for one endpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    /// The venue.
+    pub venue: Venue,
+    /// Which of the venue's endpoints (`"spot"`, `"linear"`, `"public"`): markets with the same
+    /// endpoint share connections.
+    pub endpoint: &'static str,
+    /// Production URL (overridable by the user, e.g. with a simulator's).
+    pub url: &'static str,
+    /// Most (market, channel) pairs one subscribe request may carry.
+    pub max_per_request: usize,
+    /// Most pairs one connection may hold; more go to another connection.
+    pub max_per_connection: usize,
+    /// Requests (subscribe, unsubscribe, application pings) the venue accepts per second.
+    pub requests_per_second: f64,
+    /// Requests that may go at once before pacing starts.
+    pub burst: u32,
+    /// The application ping the venue wants, if any.
+    pub app_ping: Option<AppPing>,
+    /// The venue closes a connection with no subscription after this long (Coinbase: 5 s).
+    pub subscribe_within: Option<Duration>,
+}
+
+/// An application-level ping a venue requires besides WebSocket pings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppPing {
+    /// Send it this often while connected.
+    pub interval: Duration,
+    /// The message, sent as a text frame.
+    pub message: &'static str,
+}
+
+/// What a message was, when it carried no market events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Control {
+    /// Market events were appended (possibly none, e.g. an empty trade batch).
+    Data,
+    /// A subscribe or unsubscribe request was accepted; `None` when the venue does not echo
+    /// request ids (Coinbase), meaning the oldest request awaiting an answer.
+    Ack {
+        /// The request's id, as sent in the request.
+        request_id: Option<u64>,
+    },
+    /// A request was refused.
+    Rejected {
+        /// The request's id, where the venue echoes it.
+        request_id: Option<u64>,
+        /// The venue's words.
+        reason: String,
+    },
+    /// A venue heartbeat (Kraken `heartbeat`, Coinbase `heartbeats`).
+    Heartbeat,
+    /// The answer to our application ping.
+    Pong,
+    /// The venue announced it will close the connection (Binance `serverShutdown`): reconnect
+    /// now, on our terms.
+    Reconnect {
+        /// What the venue said.
+        reason: String,
+    },
+    /// A well-formed message with nothing for us (status, info, a channel we did not ask for).
+    Unknown,
+}
+
+/// A message the adapter could not read. Cold path: it owns the raw text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{venue}: cannot parse message: {reason}: {raw}", raw = shorten(raw))]
+pub struct ParseError {
+    /// The venue whose adapter failed.
+    pub venue: Venue,
+    /// What was wrong (a JSON syntax error, a missing field, a bad decimal …).
+    pub reason: String,
+    /// The message, lossily decoded as UTF-8, whole.
+    pub raw: String,
+}
+
+impl ParseError {
+    /// A parse error for `raw`.
+    #[must_use]
+    pub fn new(venue: Venue, reason: impl Into<String>, raw: &[u8]) -> Self {
+        Self { venue, reason: reason.into(), raw: String::from_utf8_lossy(raw).into_owned() }
+    }
+}
+
+fn shorten(raw: &str) -> String {
+    const KEEP: usize = 200;
+    if raw.len() <= KEEP {
+        return raw.to_owned();
+    }
+    let mut end = KEEP;
+    while !raw.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &raw[..end], raw.len())
+}
+
+/// A request the adapter cannot build.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VenueError {
+    /// A symbol the venue cannot name.
+    #[error(transparent)]
+    Symbol(#[from] SymbolError),
+    /// A channel or market this venue (or endpoint) does not offer.
+    #[error("{venue} ({endpoint}) does not offer {what}")]
+    Unsupported {
+        /// The venue.
+        venue: Venue,
+        /// Its endpoint.
+        endpoint: &'static str,
+        /// What was asked for.
+        what: String,
+    },
+    /// More pairs in one request than [`Spec::max_per_request`].
+    #[error("{venue}: {count} subscriptions in one request, the most is {max}")]
+    TooMany {
+        /// The venue.
+        venue: Venue,
+        /// Pairs given.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+}
+
+/// One venue endpoint's protocol. An adapter instance serves one connection at a time (it may
+/// keep per-connection state such as a sequence counter; [`Adapter::reset`] clears it on
+/// reconnect).
+pub trait Adapter: Send {
+    /// The endpoint's fixed facts.
+    fn spec(&self) -> &Spec;
+
+    /// Appends the text messages that subscribe to `pairs` (at most
+    /// [`Spec::max_per_request`]) under `request_id`; venues that take one channel per message
+    /// (Coinbase) append several.
+    ///
+    /// # Errors
+    ///
+    /// [`VenueError`] for a channel or market the endpoint does not offer, or too many pairs.
+    fn subscribe(&self, request_id: u64, pairs: &[(MarketRef, Channel)], out: &mut Vec<String>) -> Result<(), VenueError>;
+
+    /// Appends the messages that cancel `pairs`, as [`subscribe`](Self::subscribe).
+    ///
+    /// # Errors
+    ///
+    /// As [`subscribe`](Self::subscribe).
+    fn unsubscribe(&self, request_id: u64, pairs: &[(MarketRef, Channel)], out: &mut Vec<String>)
+    -> Result<(), VenueError>;
+
+    /// Appends messages to send first on every new connection (Coinbase's `heartbeats`
+    /// subscription); none by default.
+    fn on_connect(&self, _out: &mut Vec<String>) {}
+
+    /// Forgets per-connection state (a new connection starts).
+    fn reset(&mut self) {}
+
+    /// Reads one message (a text frame's bytes, or a binary frame's), appending its market
+    /// events to `events` stamped with `receive_time_ns`.
+    ///
+    /// # Errors
+    ///
+    /// [`ParseError`] for anything that is not a message of this venue's protocol; `events`
+    /// is then unchanged.
+    fn parse(&mut self, raw: &[u8], receive_time_ns: u64, events: &mut Vec<Event>) -> Result<Control, ParseError>;
+}
+
+/// The adapter for `venue`'s endpoint that serves `kind` (Bybit: spot → `spot`, perpetual →
+/// `linear`; the others have one public endpoint for everything they offer).
+///
+/// # Errors
+///
+/// [`VenueError::Unsupported`] for a kind the venue does not offer here.
+pub fn adapter(venue: Venue, kind: InstrumentKind) -> Result<Box<dyn Adapter>, VenueError> {
+    match venue {
+        Venue::Binance => binance::adapter(kind),
+        Venue::Bybit => bybit::adapter(kind),
+        Venue::Okx => okx::adapter(kind),
+        Venue::Coinbase => coinbase::adapter(kind),
+        Venue::Kraken => kraken::adapter(kind),
+    }
+}
