@@ -185,8 +185,8 @@ pub enum Event {
     Bbo(Bbo),
     /// A book snapshot or delta.
     Book(BookUpdate),
-    /// A ticker.
-    Ticker(Ticker),
+    /// A ticker, boxed: it is four times the size of a trade, and rare.
+    Ticker(Box<Ticker>),
 }
 
 impl Event {

@@ -46,6 +46,10 @@ fn registry() -> &'static Mutex<Registry> {
 /// # Errors
 ///
 /// The [`SymbolError`] of [`Instrument::from_native`] / [`Instrument::from_native_as`].
+///
+/// # Panics
+///
+/// If more than 2^32 markets are interned.
 pub fn intern(venue: Venue, kind: Option<InstrumentKind>, native: &str) -> Result<MarketRef, SymbolError> {
     let instrument = match kind {
         Some(kind) => Instrument::from_native_as(venue, kind, native)?,

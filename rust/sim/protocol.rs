@@ -12,6 +12,7 @@ use crate::model::{Decimal, Level, MarketRef, Side, Venue};
 
 /// One thing that happened in a synthetic market, shared by every client of the venue.
 #[derive(Debug, Clone)]
+#[expect(clippy::large_enum_variant, reason = "tickers are rare; boxing them buys nothing")]
 pub enum Happening {
     /// A trade.
     Trade {
