@@ -16,7 +16,12 @@ impl VenueSim for BinanceSim {
         HeartbeatRules::default()
     }
 
-    fn on_open(&mut self, _path: &str, _ctx: &dyn SimContext, _out: &mut Outbox) -> Result<(), (u16, String)> {
+    fn on_open(
+        &mut self,
+        _path: &str,
+        _ctx: &dyn SimContext,
+        _out: &mut Outbox,
+    ) -> Result<(), (u16, String)> {
         Err((501, "not implemented yet".into()))
     }
 
