@@ -19,6 +19,7 @@ from .client import (
 )
 from .events import BBO, CHANNELS, Ack, BookUpdate, Channel, Lagged, Ticker, Trade
 from .feed import Feed, Strategy
+from .simulator import FAULTS, Fault, Simulator
 from .venue import Subscription, Venue
 from .session import (
     BreakerPolicy,
@@ -47,6 +48,8 @@ __all__ = [
     "Ack",
     "BookUpdate",
     "Channel",
+    "FAULTS",
+    "Fault",
     "Feed",
     "Lagged",
     "Strategy",
@@ -60,6 +63,7 @@ __all__ = [
     "ReconnectPolicy",
     "Session",
     "SessionEvent",
+    "Simulator",
     "StateCallback",
     "open_session",
     "DEFAULT_MAX_FRAME_SIZE",

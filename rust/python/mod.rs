@@ -3,6 +3,7 @@
 //!
 //! - [`connection`]: the `Connection` handle and `connect()`.
 //! - [`session`]: the reconnecting `Session` handle and `open_session()`.
+//! - [`simulator`]: the `Simulator` handle and `start_simulator()` over [`crate::sim`].
 //! - [`subscriptions`]: the `Subscriptions` handle over [`crate::subscribe`], for venues defined
 //!   in Python.
 //! - [`metrics`]: the `LatencyHistogram` handle over [`crate::metrics`].
@@ -16,6 +17,7 @@ mod errors;
 mod metrics;
 mod options;
 mod session;
+mod simulator;
 mod subscriptions;
 
 use pyo3::prelude::*;
@@ -37,6 +39,8 @@ fn core_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(connection::connect, module)?)?;
     module.add_class::<session::PySession>()?;
     module.add_function(wrap_pyfunction!(session::open_session, module)?)?;
+    module.add_class::<simulator::PySimulator>()?;
+    module.add_function(wrap_pyfunction!(simulator::start_simulator, module)?)?;
     module.add_class::<subscriptions::PySubscriptions>()?;
     module.add_class::<metrics::PyLatencyHistogram>()?;
     module.add("DISPATCH_LIMIT", bridge::DISPATCH_LIMIT)?;
