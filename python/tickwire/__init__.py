@@ -17,8 +17,9 @@ from .client import (
     State,
     connect,
 )
-from .events import BBO, CHANNELS, Ack, BookUpdate, Channel, Lagged, Ticker, Trade
-from .feed import Feed, Strategy
+from ._core import BBO, BookUpdate, Ticker, Trade, parse
+from .events import CHANNELS, Ack, Channel, Lagged
+from .feed import BUILTIN_VENUES, Feed, Strategy
 from .venue import Subscription, Venue
 from .session import (
     BreakerPolicy,
@@ -32,6 +33,7 @@ from .exceptions import (
     ConnectionClosed,
     HandshakeError,
     NetworkError,
+    ParseError,
     ProtocolError,
     SubscriptionError,
     TickwireError,
@@ -43,6 +45,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BBO",
+    "BUILTIN_VENUES",
     "CHANNELS",
     "Ack",
     "BookUpdate",
@@ -72,6 +75,7 @@ __all__ = [
     "HandshakeError",
     "MessageCallback",
     "NetworkError",
+    "ParseError",
     "ProtocolError",
     "State",
     "TickwireError",
@@ -79,4 +83,5 @@ __all__ = [
     "TlsError",
     "__version__",
     "connect",
+    "parse",
 ]
