@@ -32,11 +32,11 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 use std::time::Duration;
 
 use serde::Deserialize;
-use serde::de::IgnoredAny;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::{Adapter, Control, ParseError, Spec, VenueError};
@@ -50,6 +50,9 @@ pub const URL: &str = "wss://advanced-trade-ws.coinbase.com";
 
 /// The message `on_connect` sends: the `heartbeats` channel needs no product.
 pub const HEARTBEATS_SUBSCRIBE: &str = r#"{"type":"subscribe","channel":"heartbeats"}"#;
+
+/// The message channels whose events are read: a message of one without `events` is broken.
+const READ_CHANNELS: [&str; 5] = ["market_trades", "ticker", "l2_data", "subscriptions", "heartbeats"];
 
 /// The Coinbase channel names of one batch, in the order their messages are appended.
 const WIRE_CHANNELS: [&str; 3] = ["market_trades", "ticker", "level2"];
@@ -218,23 +221,132 @@ impl Adapter for CoinbaseAdapter {
     }
 }
 
-/// Every message's outer object; `events` is read once the channel is known.
-#[derive(Deserialize)]
+/// Every message's outer object. When `channel` comes before `events` (as Coinbase sends it)
+/// the events are read straight into that channel's types in the same pass; otherwise they
+/// are kept raw and read once the object ends.
+#[derive(Default)]
 struct Envelope<'a> {
-    #[serde(borrow, default)]
     channel: Option<&'a str>,
-    #[serde(borrow, default, rename = "type")]
     kind: Option<&'a str>,
-    #[serde(borrow, default)]
     message: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
     reason: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
     timestamp: Option<&'a str>,
-    #[serde(default)]
     sequence_num: Option<u64>,
-    #[serde(borrow, default)]
-    events: Option<&'a RawValue>,
+    events: Events<'a>,
+}
+
+/// A message's `events`, typed by its channel.
+#[derive(Default)]
+enum Events<'a> {
+    /// No `events` field.
+    #[default]
+    Missing,
+    Trades(Vec<TradesEvent<'a>>),
+    Tickers(Vec<TickerEvent<'a>>),
+    Book(Vec<L2Event<'a>>),
+    Subscriptions(Vec<SubscriptionsEvent<'a>>),
+    Heartbeats,
+    /// A channel we do not read: well-formed JSON, skipped.
+    Other,
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum Field {
+    Channel,
+    #[serde(rename = "type")]
+    Kind,
+    Message,
+    Reason,
+    Timestamp,
+    SequenceNum,
+    Events,
+    #[serde(other)]
+    Other,
+}
+
+fn read_events<'de, D: Deserializer<'de>>(channel: Option<&str>, from: D) -> Result<Events<'de>, D::Error> {
+    Ok(match channel {
+        Some("market_trades") => Events::Trades(Vec::deserialize(from)?),
+        Some("ticker") => Events::Tickers(Vec::deserialize(from)?),
+        Some("l2_data") => Events::Book(Vec::deserialize(from)?),
+        Some("subscriptions") => Events::Subscriptions(Vec::deserialize(from)?),
+        Some("heartbeats") => {
+            Vec::<IgnoredAny>::deserialize(from)?;
+            Events::Heartbeats
+        }
+        _ => {
+            IgnoredAny::deserialize(from)?;
+            Events::Other
+        }
+    })
+}
+
+struct EventsSeed<'c>(Option<&'c str>);
+
+impl<'de> DeserializeSeed<'de> for EventsSeed<'_> {
+    type Value = Events<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, from: D) -> Result<Self::Value, D::Error> {
+        read_events(self.0, from)
+    }
+}
+
+fn once<T, E: de::Error>(slot: &mut Option<T>, value: Option<T>, name: &'static str) -> Result<(), E> {
+    if slot.is_some() {
+        return Err(E::duplicate_field(name));
+    }
+    *slot = value;
+    Ok(())
+}
+
+struct EnvelopeVisitor;
+
+impl<'de> Visitor<'de> for EnvelopeVisitor {
+    type Value = Envelope<'de>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a Coinbase message object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut envelope = Envelope::default();
+        let mut raw_events: Option<&'de RawValue> = None;
+        let mut seen_events = false;
+        while let Some(field) = map.next_key::<Field>()? {
+            match field {
+                Field::Channel => once(&mut envelope.channel, map.next_value()?, "channel")?,
+                Field::Kind => once(&mut envelope.kind, map.next_value()?, "type")?,
+                Field::Message => once(&mut envelope.message, map.next_value()?, "message")?,
+                Field::Reason => once(&mut envelope.reason, map.next_value()?, "reason")?,
+                Field::Timestamp => once(&mut envelope.timestamp, map.next_value()?, "timestamp")?,
+                Field::SequenceNum => once(&mut envelope.sequence_num, map.next_value()?, "sequence_num")?,
+                Field::Events if seen_events => return Err(de::Error::duplicate_field("events")),
+                Field::Events if envelope.channel.is_some() => {
+                    seen_events = true;
+                    envelope.events = map.next_value_seed(EventsSeed(envelope.channel))?;
+                }
+                Field::Events => {
+                    seen_events = true;
+                    raw_events = Some(map.next_value()?);
+                }
+                Field::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        if let Some(raw) = raw_events {
+            let mut from = serde_json::Deserializer::from_str(raw.get());
+            envelope.events = read_events(envelope.channel, &mut from).map_err(de::Error::custom)?;
+        }
+        Ok(envelope)
+    }
+}
+
+impl<'de> Deserialize<'de> for Envelope<'de> {
+    fn deserialize<D: Deserializer<'de>>(from: D) -> Result<Self, D::Error> {
+        from.deserialize_map(EnvelopeVisitor)
+    }
 }
 
 #[derive(Deserialize)]
@@ -331,11 +443,6 @@ fn time(text: &str, field: &str) -> Result<u64, Reason> {
     parse_rfc3339_ns(text).map_err(|reason| format!("{field}: {reason}: {text:?}"))
 }
 
-fn events_of<'a, T: Deserialize<'a>>(envelope: &Envelope<'a>) -> Result<Vec<T>, Reason> {
-    let raw = envelope.events.ok_or("no events")?;
-    serde_json::from_str(raw.get()).map_err(|error| format!("events: {error}"))
-}
-
 impl CoinbaseAdapter {
     fn parse_message(
         &mut self,
@@ -352,16 +459,18 @@ impl CoinbaseAdapter {
             }
             return Ok(Control::Rejected { request_id: None, reason });
         }
-        let control = match envelope.channel {
-            Some("market_trades") => self.trades(&envelope, receive_time_ns, events)?,
-            Some("ticker") => self.tickers(&envelope, receive_time_ns, events)?,
-            Some("l2_data") => self.book(&envelope, receive_time_ns, events)?,
-            Some("subscriptions") => self.subscriptions(&envelope)?,
-            Some("heartbeats") => {
-                events_of::<IgnoredAny>(&envelope)?;
-                Control::Heartbeat
+        let control = match envelope.events {
+            Events::Trades(list) => self.trades(list, receive_time_ns, events)?,
+            Events::Tickers(list) => self.tickers(envelope.timestamp, list, receive_time_ns, events)?,
+            Events::Book(list) => {
+                self.book(envelope.timestamp, envelope.sequence_num, list, receive_time_ns, events)?
             }
-            _ => Control::Unknown,
+            Events::Subscriptions(list) => self.subscriptions(&list),
+            Events::Heartbeats => Control::Heartbeat,
+            Events::Missing if envelope.channel.is_some_and(|channel| READ_CHANNELS.contains(&channel)) => {
+                return Err("no events".into());
+            }
+            Events::Missing | Events::Other => Control::Unknown,
         };
         if let Some(sequence) = envelope.sequence_num {
             self.last_sequence = Some(sequence);
@@ -375,11 +484,11 @@ impl CoinbaseAdapter {
 
     fn trades(
         &mut self,
-        envelope: &Envelope<'_>,
+        list: Vec<TradesEvent<'_>>,
         receive_time_ns: u64,
         events: &mut Vec<Event>,
     ) -> Result<Control, Reason> {
-        for event in events_of::<TradesEvent<'_>>(envelope)? {
+        for event in list {
             for trade in event.trades {
                 // The wire gives the maker's side (module docs): the taker took the other one.
                 let side = match trade.side {
@@ -405,12 +514,13 @@ impl CoinbaseAdapter {
 
     fn tickers(
         &mut self,
-        envelope: &Envelope<'_>,
+        timestamp: Option<&str>,
+        list: Vec<TickerEvent<'_>>,
         receive_time_ns: u64,
         events: &mut Vec<Event>,
     ) -> Result<Control, Reason> {
-        let exchange_time_ns = time(envelope.timestamp.ok_or("no timestamp")?, "timestamp")?;
-        for event in events_of::<TickerEvent<'_>>(envelope)? {
+        let exchange_time_ns = time(timestamp.ok_or("no timestamp")?, "timestamp")?;
+        for event in list {
             for ticker in event.tickers {
                 let market = self.market(ticker.product_id)?;
                 let bid_price = optional(ticker.best_bid, "best_bid")?;
@@ -454,13 +564,15 @@ impl CoinbaseAdapter {
 
     fn book(
         &mut self,
-        envelope: &Envelope<'_>,
+        timestamp: Option<&str>,
+        sequence: Option<u64>,
+        list: Vec<L2Event<'_>>,
         receive_time_ns: u64,
         events: &mut Vec<Event>,
     ) -> Result<Control, Reason> {
-        let sequence = envelope.sequence_num.ok_or("no sequence_num")?;
-        let message_time_ns = time(envelope.timestamp.ok_or("no timestamp")?, "timestamp")?;
-        for event in events_of::<L2Event<'_>>(envelope)? {
+        let sequence = sequence.ok_or("no sequence_num")?;
+        let message_time_ns = time(timestamp.ok_or("no timestamp")?, "timestamp")?;
+        for event in list {
             let is_snapshot = match event.kind {
                 "snapshot" => true,
                 "update" => false,
@@ -498,8 +610,7 @@ impl CoinbaseAdapter {
         Ok(Control::Data)
     }
 
-    fn subscriptions(&mut self, envelope: &Envelope<'_>) -> Result<Control, Reason> {
-        let answered = events_of::<SubscriptionsEvent<'_>>(envelope)?;
+    fn subscriptions(&mut self, answered: &[SubscriptionsEvent<'_>]) -> Control {
         if self.heartbeats_ack_pending {
             self.heartbeats_ack_pending = false;
             let only_heartbeats = answered.iter().all(|event| {
@@ -507,10 +618,10 @@ impl CoinbaseAdapter {
                     && !event.subscriptions.is_empty()
             });
             if only_heartbeats && !answered.is_empty() {
-                return Ok(Control::Unknown);
+                return Control::Unknown;
             }
         }
-        Ok(Control::Ack { request_id: None })
+        Control::Ack { request_id: None }
     }
 }
 
@@ -842,6 +953,23 @@ mod tests {
     }
 
     #[test]
+    fn events_before_the_channel_are_read_the_same() {
+        let mut in_order = CoinbaseAdapter::new();
+        let mut reordered = CoinbaseAdapter::new();
+        for fixture in [TRADES_UPDATE, TICKER_SNAPSHOT, L2_SNAPSHOT, HEARTBEATS, SUBSCRIPTIONS] {
+            let value: serde_json::Value = serde_json::from_str(fixture).unwrap();
+            let events = value["events"].to_string();
+            let channel = value["channel"].as_str().unwrap();
+            let timestamp = value["timestamp"].as_str().unwrap();
+            let moved = format!(
+                r#"{{"events":{events},"sequence_num":{},"timestamp":"{timestamp}","channel":"{channel}"}}"#,
+                value["sequence_num"]
+            );
+            assert_eq!(parse(&mut reordered, &moved), parse(&mut in_order, fixture), "{moved}");
+        }
+    }
+
+    #[test]
     fn heartbeats_and_counters_of_either_type() {
         let mut adapter = CoinbaseAdapter::new();
         assert_eq!(parse(&mut adapter, HEARTBEATS).0, Control::Heartbeat);
@@ -981,6 +1109,9 @@ mod tests {
             r#"{"channel":"l2_data","sequence_num":-1}"#.into(),
             r#"{"channel":"l2_data","sequence_num":1e3}"#.into(),
             r#"{"channel":7}"#.into(),
+            r#"{"channel":"ticker","channel":"ticker","events":[]}"#.into(),
+            r#"{"events":[],"channel":"l2_data","events":[]}"#.into(),
+            r#"{"events":[{"type":"update"}],"channel":"l2_data","timestamp":"2023-02-09T20:32:50Z","sequence_num":1}"#.into(),
             "[1,2,3]".into(),
         ];
         for raw in cases {
