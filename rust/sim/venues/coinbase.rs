@@ -143,24 +143,9 @@ impl VenueSim for CoinbaseSim {
             Happening::Book { market, update_id, bids, asks, time_ns } => {
                 self.book_change(market, *update_id, bids, asks, *time_ns, out);
             }
-            Happening::Ticker { market, last, open, high, low, volume, bid, ask, time_ns, .. } => {
+            Happening::Ticker { market, .. } => {
                 if self.tickers.contains_key(&market.id) {
-                    self.begin("ticker", *time_ns);
-                    let buf = &mut self.scratch;
-                    let _ = write!(
-                        buf,
-                        r#"{{"type":"update","tickers":[{{"type":"ticker","product_id":"{}","price":"{last}","volume_24_h":"{volume}","low_24_h":"{low}","high_24_h":"{high}","low_52_w":"{low}","high_52_w":"{high}","#,
-                        market.native
-                    );
-                    if let Some(change) = percent_change(*last, *open) {
-                        let _ = write!(buf, r#""price_percent_chg_24_h":"{change}","#);
-                    }
-                    let _ = write!(
-                        buf,
-                        r#""best_bid":"{}","best_bid_quantity":"{}","best_ask":"{}","best_ask_quantity":"{}"}}]}}"#,
-                        bid.price, bid.qty, ask.price, ask.qty
-                    );
-                    self.finish(out);
+                    self.ticker(happening, out);
                 }
             }
         }
@@ -242,15 +227,14 @@ impl CoinbaseSim {
         let (Some(channel), Some(markets)) = (channel, markets) else {
             return self.error("failure to unsubscribe", out);
         };
-        let whole = request.product_ids.as_ref().is_none_or(Vec::is_empty);
+        // No product ids: the whole channel.
+        let whole = markets.is_empty();
+        let keep = |id: &u32| !whole && !markets.iter().any(|market| market.id == *id);
         match channel {
             WireChannel::Heartbeats => self.heartbeats = false,
-            WireChannel::MarketTrades if whole => self.trades.clear(),
-            WireChannel::Ticker if whole => self.tickers.clear(),
-            WireChannel::Level2 if whole => self.books.clear(),
-            WireChannel::MarketTrades => markets.iter().for_each(|m| drop(self.trades.remove(&m.id))),
-            WireChannel::Ticker => markets.iter().for_each(|m| drop(self.tickers.remove(&m.id))),
-            WireChannel::Level2 => markets.iter().for_each(|m| drop(self.books.remove(&m.id))),
+            WireChannel::MarketTrades => self.trades.retain(|id, _| keep(id)),
+            WireChannel::Ticker => self.tickers.retain(|id, _| keep(id)),
+            WireChannel::Level2 => self.books.retain(|id, _| keep(id)),
         }
         self.subscriptions(now_ns, out);
     }
@@ -318,6 +302,29 @@ impl CoinbaseSim {
         );
         write_rfc3339(&mut self.scratch, time_ns);
         self.scratch.extend_from_slice(br#""}]}"#);
+        self.finish(out);
+    }
+
+    fn ticker(&mut self, happening: &Happening, out: &mut Outbox) {
+        let Happening::Ticker { market, last, open, high, low, volume, bid, ask, time_ns, .. } = happening
+        else {
+            return;
+        };
+        self.begin("ticker", *time_ns);
+        let buf = &mut self.scratch;
+        let _ = write!(
+            buf,
+            r#"{{"type":"update","tickers":[{{"type":"ticker","product_id":"{}","price":"{last}","volume_24_h":"{volume}","low_24_h":"{low}","high_24_h":"{high}","low_52_w":"{low}","high_52_w":"{high}","#,
+            market.native
+        );
+        if let Some(change) = percent_change(*last, *open) {
+            let _ = write!(buf, r#""price_percent_chg_24_h":"{change}","#);
+        }
+        let _ = write!(
+            buf,
+            r#""best_bid":"{}","best_bid_quantity":"{}","best_ask":"{}","best_ask_quantity":"{}"}}]}}"#,
+            bid.price, bid.qty, ask.price, ask.qty
+        );
         self.finish(out);
     }
 
@@ -790,6 +797,24 @@ mod tests {
         assert_eq!(out.frames(), 0);
         sim.on_message(r#"{"type":"unsubscribe","channel":"heartbeats"}"#, &ctx, &mut out);
         assert!(!sim.has_subscriptions());
+    }
+
+    #[test]
+    fn unsubscribing_without_products_ends_the_whole_channel() {
+        let (btc, eth) = btc_eth();
+        let (mut sim, _, ctx, _) = session(&[(btc, Channel::Book), (eth, Channel::Book)]);
+        assert_eq!(sim.books.len(), 2);
+        let mut out = Outbox::default();
+        sim.on_message(
+            r#"{"type":"unsubscribe","product_ids":["ETH-USD"],"channel":"level2"}"#,
+            &ctx,
+            &mut out,
+        );
+        assert_eq!(sim.books.len(), 1);
+        sim.on_message(r#"{"type":"unsubscribe","channel":"level2"}"#, &ctx, &mut out);
+        assert!(sim.books.is_empty());
+        let answers = frames(&mut out);
+        assert!(answers[1].contains(r#""subscriptions":{"heartbeats":["heartbeats"]}"#), "{}", answers[1]);
     }
 
     #[test]
