@@ -516,6 +516,8 @@ class VenueProtocol:
         """The messages subscribing to (symbol, channel) ``pairs``."""
     def unsubscribe_request(self, request_id: int, pairs: list[tuple[str, str]]) -> list[str]:
         """The messages cancelling ``pairs``."""
+    def answers_expected(self, pairs: int, messages: int) -> int:
+        """Answers the venue sends to one request."""
     def on_connect(self) -> list[str]:
         """Messages to send first on every connection."""
 

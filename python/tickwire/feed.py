@@ -119,6 +119,9 @@ class _Link:
         self.pinger: asyncio.Task[None] | None = None
         self.processing = _core.LatencyHistogram()
         self.errors = 0
+        # Per request sent and not settled: the answers still to come before it counts as
+        # confirmed (venues answer per message, per channel argument or per symbol).
+        self.answers_due: dict[int, int] = {}
 
     def ids_of(self, pairs: Iterable[Subscription]) -> list[int]:
         ids = []
@@ -139,6 +142,10 @@ class _Link:
     def requests(self, request_id: int, is_subscribe: bool, pairs: list[Subscription]) -> list[str | bytes]:
         """The messages of one subscribe or unsubscribe request."""
         raise NotImplementedError
+
+    def answers_expected(self, pairs: int, messages: int) -> int:
+        """How many answers the venue sends to one request."""
+        return messages
 
     def app_ping(self) -> str | bytes:
         """The venue's application ping."""
@@ -242,6 +249,9 @@ class _BuiltinLink(_Link):
     def requests(self, request_id: int, is_subscribe: bool, pairs: list[Subscription]) -> list[str | bytes]:
         build = self.protocol.subscribe_request if is_subscribe else self.protocol.unsubscribe_request
         return list(build(request_id, pairs))
+
+    def answers_expected(self, pairs: int, messages: int) -> int:
+        return self.protocol.answers_expected(pairs, messages)
 
     def app_ping(self) -> str | bytes:
         message = self.protocol.app_ping_message
@@ -681,15 +691,25 @@ class Feed:
     # ---- subscriptions ------------------------------------------------------------------
 
     def _answer(self, link: _Link, request_id: int | None, error: str | None) -> None:
+        """One answer to a request: a refusal settles it at once (it is retried whole); it is
+        confirmed when every answer the venue sends to it has come."""
         if request_id is None:
             # A venue that echoes no request id (Coinbase) answers in order.
             request_id = link.subscriptions.oldest_sent()
             if request_id is None:
                 return
-        if error is None:
-            link.subscriptions.confirm(request_id)
-        else:
+        due = link.answers_due.get(request_id)
+        if due is None:
+            return  # settled already: a late answer to a refused request, or a stray id
+        if error is not None:
+            del link.answers_due[request_id]
             link.subscriptions.reject(request_id, error, time.monotonic_ns())
+        elif due > 1:
+            link.answers_due[request_id] = due - 1
+            return
+        else:
+            del link.answers_due[request_id]
+            link.subscriptions.confirm(request_id)
         link.kick.set()
 
     def _on_control(self, link: _BuiltinLink, fields: dict[str, Any]) -> None:
@@ -713,7 +733,8 @@ class Feed:
             # resets every request and re-sends what is wanted. Sleep until kicked.
             if link.connected and link.session is not None:
                 now = time.monotonic_ns()
-                subscriptions.expire(now)
+                if subscriptions.expire(now):
+                    _forget_settled(link)
                 await self._send_requests(link, subscriptions.next_requests(now))
                 wake_ns = subscriptions.next_wakeup_ns()
                 if wake_ns is not None:
@@ -733,7 +754,9 @@ class Feed:
             pairs = [link.pairs[i] for i in ids]
             try:
                 assert link.session is not None
-                for message in link.requests(request_id, is_subscribe, pairs):
+                messages = link.requests(request_id, is_subscribe, pairs)
+                link.answers_due[request_id] = link.answers_expected(len(pairs), len(messages))
+                for message in messages:
                     await link.session.send(message)
             except ConnectionClosed:
                 return  # the reconnect re-sends everything
@@ -759,6 +782,7 @@ class Feed:
     def _on_state(self, link: _Link, event: SessionEvent) -> None:
         if event.event == "connected":
             link.connected = True
+            link.answers_due.clear()
             link.subscriptions.on_reconnect()
             link.kick.set()
         elif event.event in ("disconnected", "gave_up", "closed"):
@@ -850,6 +874,14 @@ def _channels(channels: Iterable[str]) -> list[Channel]:
 
 def _pairs(symbols: Iterable[str], channels: list[Channel]) -> list[Subscription]:
     return [(symbol, channel) for symbol, channel in itertools.product(symbols, channels)]
+
+
+def _forget_settled(link: _Link) -> None:
+    """Drops the answer counts of requests no longer awaiting answers (timed out): request ids
+    grow, so those are the ones older than the oldest still sent."""
+    oldest = link.subscriptions.oldest_sent()
+    for request_id in [rid for rid in link.answers_due if oldest is None or rid < oldest]:
+        del link.answers_due[request_id]
 
 
 #: The counters of a built-in venue's decoder that metrics() passes on.

@@ -158,6 +158,12 @@ impl PyVenueProtocol {
         self.build(request_id, pairs, false)
     }
 
+    /// How many answers the venue sends to a request of `pairs` pairs built as `messages`
+    /// messages.
+    fn answers_expected(&self, pairs: usize, messages: usize) -> usize {
+        self.builder.lock().unwrap_or_else(std::sync::PoisonError::into_inner).answers_expected(pairs, messages)
+    }
+
     /// Messages to send first on every new connection.
     fn on_connect(&self) -> Vec<String> {
         let mut out = Vec::new();

@@ -182,6 +182,13 @@ pub trait Adapter: Send {
     fn unsubscribe(&self, request_id: u64, pairs: &[(MarketRef, Channel)], out: &mut Vec<String>)
     -> Result<(), VenueError>;
 
+    /// How many answers (acks or refusals) the venue sends to one request of `pairs` pairs
+    /// built as `messages` messages: one per message by default; OKX answers each channel
+    /// argument, Kraken each symbol.
+    fn answers_expected(&self, _pairs: usize, messages: usize) -> usize {
+        messages
+    }
+
     /// Appends messages to send first on every new connection (Coinbase's `heartbeats`
     /// subscription); none by default.
     fn on_connect(&self, _out: &mut Vec<String>) {}

@@ -238,6 +238,11 @@ impl Adapter for Okx {
         &self.spec
     }
 
+    /// OKX answers each argument (one per pair) with an ack or an error of its own.
+    fn answers_expected(&self, pairs: usize, _messages: usize) -> usize {
+        pairs
+    }
+
     fn subscribe(
         &self,
         request_id: u64,
