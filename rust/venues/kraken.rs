@@ -250,10 +250,13 @@ impl KrakenAdapter {
         if let Some(channel) = envelope.channel {
             return self.read_channel(channel, &envelope, receive_time_ns, events);
         }
-        let Some(method) = envelope.method else { return Ok(Control::Unknown) };
-        match method {
-            "pong" => Ok(Control::Pong),
-            "subscribe" | "unsubscribe" => Ok(answer(&envelope)),
+        if envelope.success == Some(false) {
+            // A refusal of any request, including one too malformed to name its method.
+            return Ok(answer(&envelope));
+        }
+        match envelope.method {
+            Some("pong") => Ok(Control::Pong),
+            Some("subscribe" | "unsubscribe") => Ok(answer(&envelope)),
             _ => Ok(Control::Unknown),
         }
     }
@@ -1006,6 +1009,10 @@ mod tests {
             Control::Unknown
         );
         assert_eq!(parse(&mut adapter, r#"{"method":"add_order","success":true}"#).0, Control::Unknown);
+        assert_eq!(
+            parse(&mut adapter, r#"{"error":"EGeneral:Invalid arguments","success":false}"#).0,
+            Control::Rejected { request_id: None, reason: "EGeneral:Invalid arguments".into() }
+        );
         assert_eq!(parse(&mut adapter, "{}").0, Control::Unknown);
         assert_eq!(parse(&mut adapter, r#"{"channel":"trade","type":"update","data":[]}"#).0, Control::Data);
     }
