@@ -32,7 +32,8 @@
 //! printed as Kraken's precision: `0.5660`).
 //!
 //! Invariants: `parse` never panics and appends nothing on error; acks come one per symbol,
-//! each [`Control::Ack`] with the request's id; `heartbeat` is [`Control::Heartbeat`], `pong`
+//! each [`Control::Ack`] with the request's id; any `success: false` answer is
+//! [`Control::Rejected`] with Kraken's `error` text; `heartbeat` is [`Control::Heartbeat`], `pong`
 //! [`Control::Pong`], `status` and `instrument` (after updating the precision table)
 //! [`Control::Unknown`].
 
@@ -99,7 +100,9 @@ const WANT_BBO: u8 = 1;
 /// Bit in [`KrakenAdapter::wanted`]: ticker events wanted from `ticker` messages.
 const WANT_TICKER: u8 = 2;
 
-/// Kraken WebSocket v2 spot: one connection's protocol state.
+/// Kraken WebSocket v2 spot: one connection's protocol state. The precision table and the
+/// bbo/ticker choices survive [`Adapter::reset`]: the instrument snapshot is sent again on the
+/// new connection, and the subscriptions are re-sent through [`Adapter::subscribe`].
 #[derive(Debug)]
 pub struct KrakenAdapter {
     markets: MarketCache,
