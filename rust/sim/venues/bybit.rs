@@ -16,7 +16,8 @@
 //!
 //! Limits enforced: spot takes at most 10 args per request (`"args size >10"`, the venue's
 //! words); unknown topics and symbols are refused with `"error:handler not found,topic:…"`, and
-//! the whole request is then refused. A client that sends nothing for 10 minutes is dropped (the
+//! the whole request is then refused. Malformed requests and other ops get `"error:invalid
+//! request"` / `"error:unsupported op:…"` (Bybit documents no words for these). A client that sends nothing for 10 minutes is dropped (the
 //! docs' "cut off after 10 minutes" without ping-pong).
 //!
 //! Encoding is the hot path: JSON is written into one reused scratch buffer, no allocation per
