@@ -49,7 +49,7 @@ class ToyVenue(tickwire.Venue):
             return [tickwire.Ack(data["ack"], data.get("error"))]
         if data.get("t") == "trade":
             return [
-                tickwire.Trade(
+                tickwire.events.Trade(
                     venue=self.name,
                     symbol=data["s"],
                     price=data["p"],
@@ -172,7 +172,7 @@ async def test_a_refused_batch_is_retried_and_then_reported() -> None:
 async def test_after_a_reconnect_exactly_the_active_set_is_resubscribed() -> None:
     port = _free_port()
     first = ToyExchange(port)
-    trades: list[tickwire.Trade] = []
+    trades: list[tickwire.events.Trade] = []
     states: list[str] = []
     feed = tickwire.Feed(reconnect=FAST)
     venue = ToyVenue(f"ws://127.0.0.1:{port}/")
@@ -202,7 +202,7 @@ class Recorder(tickwire.Strategy):
     def __init__(self) -> None:
         self.started = False
         self.stopped = False
-        self.trades: list[tickwire.Trade] = []
+        self.trades: list[tickwire.events.Trade] = []
 
     def on_start(self, feed: tickwire.Feed) -> None:
         self.started = True
@@ -210,12 +210,12 @@ class Recorder(tickwire.Strategy):
     def on_stop(self) -> None:
         self.stopped = True
 
-    def on_trade(self, trade: tickwire.Trade) -> None:
+    def on_trade(self, trade: tickwire.events.Trade) -> None:
         self.trades.append(trade)
 
 
 class Faulty(Recorder):
-    def on_trade(self, trade: tickwire.Trade) -> None:
+    def on_trade(self, trade: tickwire.events.Trade) -> None:
         super().on_trade(trade)
         raise ZeroDivisionError("strategy bug")
 
@@ -300,11 +300,11 @@ async def test_async_iteration_yields_events_and_reports_what_it_missed() -> Non
             first = [await anext(slow) for _ in range(6)]
         # After the feed stops, iteration ends once what was kept is read.
         rest = [event async for event in slow]
-    assert all(isinstance(event, tickwire.Trade) for event in seen)
+    assert all(isinstance(event, tickwire.events.Trade) for event in seen)
     assert {event.symbol for event in seen} == {"A/USDT", "B/USDT"}  # type: ignore[attr-defined]
-    assert all(isinstance(event, tickwire.Trade) for event in first[:5])
+    assert all(isinstance(event, tickwire.events.Trade) for event in first[:5])
     assert isinstance(first[5], tickwire.Lagged) and first[5].dropped > 0
-    assert all(isinstance(event, (tickwire.Trade, tickwire.Lagged)) for event in rest)
+    assert all(isinstance(event, (tickwire.events.Trade, tickwire.Lagged)) for event in rest)
 
 
 async def test_an_outage_longer_than_the_retries_loses_no_subscription() -> None:

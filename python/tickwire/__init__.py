@@ -17,8 +17,9 @@ from .client import (
     State,
     connect,
 )
-from .events import BBO, CHANNELS, Ack, BookUpdate, Channel, Lagged, Ticker, Trade
-from .feed import Feed, Strategy
+from ._core import BBO, BookUpdate, Ticker, Trade, parse
+from .events import CHANNELS, Ack, Channel, Lagged
+from .feed import BUILTIN_VENUES, Feed, Strategy
 from .simulator import FAULTS, Fault, Simulator
 from .venue import Subscription, Venue
 from .session import (
@@ -33,6 +34,7 @@ from .exceptions import (
     ConnectionClosed,
     HandshakeError,
     NetworkError,
+    ParseError,
     ProtocolError,
     SubscriptionError,
     TickwireError,
@@ -44,6 +46,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BBO",
+    "BUILTIN_VENUES",
     "CHANNELS",
     "Ack",
     "BookUpdate",
@@ -76,6 +79,7 @@ __all__ = [
     "HandshakeError",
     "MessageCallback",
     "NetworkError",
+    "ParseError",
     "ProtocolError",
     "State",
     "TickwireError",
@@ -83,4 +87,5 @@ __all__ = [
     "TlsError",
     "__version__",
     "connect",
+    "parse",
 ]

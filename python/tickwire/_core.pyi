@@ -1,18 +1,27 @@
 """Stubs of tickwire's compiled core. Private: use the ``tickwire`` package instead."""
 
-from collections.abc import Awaitable, Callable
-from typing import Any, Final, final
+from collections.abc import Awaitable, Callable, Iterable
+from decimal import Decimal
+from typing import Any, Final, Literal, final
 
 __all__ = [
+    "BBO",
     "DISPATCH_LIMIT",
     "WAKE_EVERY_MESSAGES",
+    "BookUpdate",
     "Connection",
+    "Dispatch",
     "LatencyHistogram",
     "Session",
     "Simulator",
     "Subscriptions",
+    "Ticker",
+    "Trade",
+    "VenueProtocol",
     "connect",
+    "endpoint_kind",
     "open_session",
+    "parse",
     "start_simulator",
 ]
 
@@ -70,8 +79,10 @@ def open_session(
     policy: dict[str, Any],
     breaker: dict[str, Any] | None,
     on_connect: list[str | bytes],
+    venue: VenueProtocol | None = None,
 ) -> Session:
-    """Start a reconnecting session; see ``tickwire.open_session``."""
+    """Start a reconnecting session; see ``tickwire.open_session``. With ``venue``, messages are
+    decoded by the venue's parser on the I/O thread."""
 
 @final
 class Session:
@@ -102,6 +113,10 @@ class Session:
         self, callback: Callable[[list[str | bytes]], object], on_event: Callable[[dict[str, Any]], object]
     ) -> bool:
         """Deliver queued messages to ``callback`` as lists and events to ``on_event``."""
+    def dispatch_market(self, dispatch: Dispatch) -> bool:
+        """Deliver decoded events through ``dispatch``'s tables; ``True`` once ended and drained."""
+    def reconnect(self, reason: str) -> bool:
+        """Close the open connection and open a new one at once; ``False`` if none was open."""
     def set_on_connect(self, messages: list[str | bytes]) -> None:
         """Replace the messages sent on every new connection."""
     def try_send(self, data: str | bytes | bytearray | memoryview) -> bool:
@@ -174,6 +189,8 @@ class Subscriptions:
         """The venue accepted ``request_id``; ``False`` (and ignored) if it is not outstanding."""
     def reject(self, request_id: int, reason: str, now_ns: int) -> bool:
         """The venue refused ``request_id``; ``False`` (and ignored) if it is not outstanding."""
+    def oldest_sent(self) -> int | None:
+        """The oldest request sent and not answered yet."""
     def expire(self, now_ns: int) -> int:
         """Retry or give up on requests unanswered past ``confirm_timeout``; how many timed out."""
     def on_reconnect(self) -> None:
@@ -222,3 +239,322 @@ class LatencyHistogram:
         """Forget every value recorded."""
     def summary(self) -> dict[str, int | float]:
         """count, mean_ns, p50_ns, p95_ns, p99_ns, max_ns and clamped."""
+
+_Number = str | int | Decimal
+_Level = tuple[_Number, _Number]
+
+@final
+class Trade:
+    """A trade, normalized: exact prices, unified symbol, the taker's side."""
+
+    def __new__(
+        cls,
+        venue: str,
+        symbol: str,
+        price: _Number,
+        qty: _Number,
+        side: Literal["buy", "sell"],
+        trade_id: str | int,
+        exchange_time_ns: int,
+        receive_time_ns: int = 0,
+    ) -> Trade: ...
+    @property
+    def venue(self) -> str:
+        """The venue's name (``"binance"`` …)."""
+    @property
+    def symbol(self) -> str:
+        """The unified symbol (``"BTC/USDT"``)."""
+    @property
+    def native_symbol(self) -> str:
+        """The venue's own symbol (``"BTCUSDT"``)."""
+    @property
+    def price(self) -> Decimal:
+        """Price, exact."""
+    @property
+    def qty(self) -> Decimal:
+        """Quantity, exact."""
+    @property
+    def price_float(self) -> float:
+        """Price as the nearest float."""
+    @property
+    def qty_float(self) -> float:
+        """Quantity as the nearest float."""
+    @property
+    def side(self) -> Literal["buy", "sell"]:
+        """The taker's side."""
+    @property
+    def trade_id(self) -> str:
+        """The venue's trade id."""
+    @property
+    def exchange_time_ns(self) -> int:
+        """The venue's time of the trade, Unix ns."""
+    @property
+    def receive_time_ns(self) -> int:
+        """When the frame was read, on ``time.monotonic_ns()``'s clock."""
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class BBO:
+    """Best bid and offer, normalized."""
+
+    def __new__(
+        cls,
+        venue: str,
+        symbol: str,
+        bid_price: _Number,
+        bid_qty: _Number,
+        ask_price: _Number,
+        ask_qty: _Number,
+        exchange_time_ns: int,
+        receive_time_ns: int = 0,
+    ) -> BBO: ...
+    @property
+    def venue(self) -> str:
+        """The venue's name."""
+    @property
+    def symbol(self) -> str:
+        """The unified symbol."""
+    @property
+    def native_symbol(self) -> str:
+        """The venue's own symbol."""
+    @property
+    def bid_price(self) -> Decimal:
+        """Best bid price, exact."""
+    @property
+    def bid_qty(self) -> Decimal:
+        """Quantity at the best bid, exact."""
+    @property
+    def ask_price(self) -> Decimal:
+        """Best ask price, exact."""
+    @property
+    def ask_qty(self) -> Decimal:
+        """Quantity at the best ask, exact."""
+    @property
+    def bid_price_float(self) -> float:
+        """Best bid price as the nearest float."""
+    @property
+    def ask_price_float(self) -> float:
+        """Best ask price as the nearest float."""
+    @property
+    def exchange_time_ns(self) -> int:
+        """The venue's time of the quote, Unix ns (0 when it sends none)."""
+    @property
+    def receive_time_ns(self) -> int:
+        """When the frame was read, on ``time.monotonic_ns()``'s clock."""
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class BookUpdate:
+    """An L2 book snapshot or delta, levels in wire order."""
+
+    def __new__(
+        cls,
+        venue: str,
+        symbol: str,
+        is_snapshot: bool,
+        bids: Iterable[_Level],
+        asks: Iterable[_Level],
+        exchange_time_ns: int,
+        receive_time_ns: int = 0,
+        *,
+        first_sequence: int | None = None,
+        last_sequence: int | None = None,
+        prev_sequence: int | None = None,
+        checksum: int | None = None,
+    ) -> BookUpdate: ...
+    @property
+    def venue(self) -> str:
+        """The venue's name."""
+    @property
+    def symbol(self) -> str:
+        """The unified symbol."""
+    @property
+    def native_symbol(self) -> str:
+        """The venue's own symbol."""
+    @property
+    def is_snapshot(self) -> bool:
+        """Whether it replaces the book."""
+    @property
+    def bids(self) -> list[tuple[Decimal, Decimal]]:
+        """Bid levels as sent; qty 0 removes the level."""
+    @property
+    def asks(self) -> list[tuple[Decimal, Decimal]]:
+        """Ask levels as sent; qty 0 removes the level."""
+    @property
+    def first_sequence(self) -> int | None:
+        """First update id covered, where sent."""
+    @property
+    def last_sequence(self) -> int | None:
+        """Last update id covered, where sent."""
+    @property
+    def prev_sequence(self) -> int | None:
+        """The previous update's last id, where sent."""
+    @property
+    def checksum(self) -> int | None:
+        """The venue's checksum of the book after this update, where sent."""
+    @property
+    def exchange_time_ns(self) -> int:
+        """The venue's time of the update, Unix ns."""
+    @property
+    def receive_time_ns(self) -> int:
+        """When the frame was read, on ``time.monotonic_ns()``'s clock."""
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class Ticker:
+    """A 24 h ticker; fields the venue does not send are ``None``."""
+
+    def __new__(
+        cls,
+        venue: str,
+        symbol: str,
+        exchange_time_ns: int,
+        receive_time_ns: int = 0,
+        *,
+        last_price: _Number | None = None,
+        bid_price: _Number | None = None,
+        bid_qty: _Number | None = None,
+        ask_price: _Number | None = None,
+        ask_qty: _Number | None = None,
+        open_24h: _Number | None = None,
+        high_24h: _Number | None = None,
+        low_24h: _Number | None = None,
+        volume_24h: _Number | None = None,
+        quote_volume_24h: _Number | None = None,
+        change_24h: _Number | None = None,
+        change_pct_24h: _Number | None = None,
+    ) -> Ticker: ...
+    @property
+    def venue(self) -> str:
+        """The venue's name."""
+    @property
+    def symbol(self) -> str:
+        """The unified symbol."""
+    @property
+    def native_symbol(self) -> str:
+        """The venue's own symbol."""
+    @property
+    def last_price(self) -> Decimal | None:
+        """Last traded price."""
+    @property
+    def bid_price(self) -> Decimal | None:
+        """Best bid price."""
+    @property
+    def bid_qty(self) -> Decimal | None:
+        """Quantity at the best bid."""
+    @property
+    def ask_price(self) -> Decimal | None:
+        """Best ask price."""
+    @property
+    def ask_qty(self) -> Decimal | None:
+        """Quantity at the best ask."""
+    @property
+    def open_24h(self) -> Decimal | None:
+        """Price 24 h ago."""
+    @property
+    def high_24h(self) -> Decimal | None:
+        """Highest price in 24 h."""
+    @property
+    def low_24h(self) -> Decimal | None:
+        """Lowest price in 24 h."""
+    @property
+    def volume_24h(self) -> Decimal | None:
+        """Volume in 24 h, base asset."""
+    @property
+    def quote_volume_24h(self) -> Decimal | None:
+        """Volume in 24 h, quote asset."""
+    @property
+    def change_24h(self) -> Decimal | None:
+        """Price change over 24 h."""
+    @property
+    def change_pct_24h(self) -> Decimal | None:
+        """Price change over 24 h, in percent."""
+    @property
+    def exchange_time_ns(self) -> int:
+        """The venue's time of the ticker, Unix ns."""
+    @property
+    def receive_time_ns(self) -> int:
+        """When the frame was read, on ``time.monotonic_ns()``'s clock."""
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+def parse(venue: str, raw: str | bytes, kind: str = "spot") -> list[Trade | BBO | BookUpdate | Ticker]:
+    """The market events in one message of ``venue``'s protocol; see ``tickwire.parse``."""
+
+@final
+class Dispatch:
+    """Handler tables of one built-in venue session, routing in Rust."""
+
+    def __new__(
+        cls,
+        url: str,
+        on_control: Callable[[dict[str, Any]], object],
+        on_error: Callable[[BaseException], object],
+        on_state: Callable[[dict[str, Any]], object],
+        processing: LatencyHistogram,
+        latency_budget_ns: int,
+    ) -> Dispatch: ...
+    def add(self, channel: str, handler: Callable[[Any], object], market: int | None = None) -> None:
+        """Add ``handler`` for ``channel``, for one market id or every market."""
+    def remove(self, channel: str, handler: Callable[[Any], object]) -> int:
+        """Remove ``handler`` from ``channel``; how many registrations went."""
+    def handler_count(self) -> int:
+        """Handlers registered, over every channel and market."""
+    def set_wanted(self, channel: str, markets: list[int] | None) -> None:
+        """Deliver ``channel`` only for these market ids (``None``: all)."""
+    def set_sink(self, sink: Callable[[Any], object] | None) -> None:
+        """Also hand every delivered event to ``sink``."""
+    def counters(self) -> dict[str, int]:
+        """events, book_updates, filtered, latency_violations."""
+
+@final
+class VenueProtocol:
+    """One built-in venue endpoint's protocol."""
+
+    def __new__(cls, venue: str, kind: str = "spot") -> VenueProtocol: ...
+    @property
+    def name(self) -> str:
+        """The venue's name."""
+    @property
+    def endpoint(self) -> str:
+        """The endpoint's name."""
+    @property
+    def url(self) -> str:
+        """The production URL."""
+    @property
+    def max_per_request(self) -> int:
+        """Most subscriptions per request."""
+    @property
+    def max_per_connection(self) -> int:
+        """Most subscriptions per connection."""
+    @property
+    def requests_per_second(self) -> float:
+        """Requests per second the venue accepts."""
+    @property
+    def burst(self) -> int:
+        """Requests that may go at once."""
+    @property
+    def app_ping_interval(self) -> float | None:
+        """Seconds between application pings, or ``None``."""
+    @property
+    def app_ping_message(self) -> str | None:
+        """The application ping, or ``None``."""
+    @property
+    def subscribe_within(self) -> float | None:
+        """Seconds within which a connection must subscribe, or ``None``."""
+    def market_id(self, symbol: str) -> int:
+        """The dense id of a unified symbol on this venue."""
+    def subscribe_request(self, request_id: int, pairs: list[tuple[str, str]]) -> list[str]:
+        """The messages subscribing to (symbol, channel) ``pairs``."""
+    def unsubscribe_request(self, request_id: int, pairs: list[tuple[str, str]]) -> list[str]:
+        """The messages cancelling ``pairs``."""
+    def answers_expected(self, pairs: int, messages: int) -> int:
+        """Answers the venue sends to one request."""
+    def on_connect(self) -> list[str]:
+        """Messages to send first on every connection."""
+
+def endpoint_kind(venue: str, symbol: str) -> str:
+    """``"spot"`` or ``"perpetual"``: the kind of endpoint serving ``symbol`` on ``venue``."""

@@ -1,8 +1,15 @@
-"""Normalized market events as Python venues produce them.
+"""Channels, feed control events, and the events venues written in Python produce.
 
-Prices and quantities stay the decimal strings the venue sent (exact; ``float(trade.price)`` or
-``Decimal(trade.price)`` as the strategy needs). Times are nanoseconds: ``exchange_time_ns`` from
-the venue, ``receive_time_ns`` on ``time.monotonic_ns()``'s clock when the message was read.
+The built-in venues produce ``tickwire.Trade``, ``BBO``, ``BookUpdate`` and ``Ticker``: Rust
+objects with exact ``decimal.Decimal`` prices. A venue written in Python
+(:class:`~tickwire.Venue`) produces the msgspec classes of this module with the same field
+names, prices and quantities kept as the decimal strings the venue sent (exact;
+``Decimal(trade.price)`` as the strategy needs), and a venue name of its own choosing. The two
+sets become one when Python venues move onto the Rust model (so their books are checked in
+Rust too).
+
+Times are nanoseconds: ``exchange_time_ns`` from the venue, ``receive_time_ns`` on
+``time.monotonic_ns()``'s clock when the message was read.
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ URL it concerns. Network failures are also :class:`ConnectionError` and timeouts
     ├── ConnectionClosed      (also ConnectionError)  the connection is closed; code and reason
     │   └── ProtocolError                             closed because the peer broke RFC 6455
     ├── TickwireTimeoutError  (also TimeoutError)     opening took longer than open_timeout
-    └── SubscriptionError                             a venue refused or never confirmed them
+    ├── SubscriptionError                             a venue refused or never confirmed them
+    └── ParseError            (also ValueError)       a message its venue's parser refused
 
 Invalid arguments raise :class:`ValueError` or :class:`TypeError`, as usual in Python.
 """
@@ -24,6 +25,7 @@ __all__ = [
     "ConnectionClosed",
     "HandshakeError",
     "NetworkError",
+    "ParseError",
     "ProtocolError",
     "SubscriptionError",
     "TickwireError",
@@ -139,3 +141,22 @@ class SubscriptionError(TickwireError):
         self.subscriptions = list(subscriptions)
         self.reason = reason
         self.attempts = attempts
+
+
+class ParseError(TickwireError, ValueError):
+    """A message that is not what its venue's protocol says: malformed JSON, a missing or
+    mistyped field, a number that is not a decimal. Raised by :func:`tickwire.parse`; a feed
+    reports it through ``on_error`` and goes on with the next message.
+
+    Attributes:
+        url: The connection's URL, or ``""`` from :func:`tickwire.parse`.
+        venue: The venue whose parser refused the message.
+        reason: What was wrong.
+        raw: The whole message, as text (bytes decoded as UTF-8, bad bytes replaced).
+    """
+
+    def __init__(self, message: str, url: str, venue: str, reason: str, raw: str) -> None:
+        super().__init__(message, url)
+        self.venue = venue
+        self.reason = reason
+        self.raw = raw

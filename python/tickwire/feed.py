@@ -6,26 +6,35 @@ resubscribes to exactly the active set after every reconnect, and hands each eve
 callbacks and :class:`Strategy` hooks registered for its channel. An exception in one callback
 or strategy is reported and does not stop the others or the feed.
 
-Venues are written in Python for now (:class:`~tickwire.venue.Venue`); their ``parse`` runs on
-the asyncio loop's thread, once per message, inside one call per batch.
+Two kinds of venue:
+
+- the built-in ones, named by a string (``"binance"``, ``"bybit"``, ``"okx"``, ``"coinbase"``,
+  ``"kraken"``): their messages are parsed in Rust on the I/O thread, and events reach the
+  callbacks through handler tables in Rust (by channel, and by market for handlers added with
+  :meth:`Feed.on`), one call into Rust per batch and no Python code in between;
+- venues written in Python (:class:`~tickwire.venue.Venue`): their ``parse`` runs on the
+  asyncio loop's thread, once per message, inside one call per batch.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import itertools
 import logging
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, TypeVar, Unpack
 
 from . import _core
 from .client import ConnectOptions
-from .events import BBO, CHANNELS, Ack, BookUpdate, Channel, Lagged, Ticker, Trade
+from . import events as python_events
+from ._core import BBO, BookUpdate, Ticker, Trade
+from .events import CHANNELS, Ack, Channel, Lagged
 from .exceptions import ConnectionClosed, SubscriptionError
-from .session import BreakerPolicy, ReconnectPolicy, Session, SessionEvent, open_session
+from .session import BreakerPolicy, ReconnectPolicy, Session, SessionEvent, _open
 from .venue import Subscription, Venue
 
 __all__ = ["Feed", "Strategy"]
@@ -68,19 +77,40 @@ class Strategy:
 
 
 _HOOKS: dict[str, str] = {"trades": "on_trade", "bbo": "on_bbo", "book": "on_book", "ticker": "on_ticker"}
-_EVENT_CHANNEL: dict[type, Channel] = {Trade: "trades", BBO: "bbo", BookUpdate: "book", Ticker: "ticker"}
+#: Events of venues written in Python, by class.
+_EVENT_CHANNEL: dict[type, Channel] = {
+    python_events.Trade: "trades",
+    python_events.BBO: "bbo",
+    python_events.BookUpdate: "book",
+    python_events.Ticker: "ticker",
+}
+#: The built-in venues, parsed in Rust.
+BUILTIN_VENUES: tuple[str, ...] = ("binance", "bybit", "okx", "coinbase", "kraken")
 
 
-class _VenueLink:
-    """One venue's session, subscriptions and counters."""
+class _Link:
+    """One venue endpoint's session, subscriptions and counters."""
 
-    def __init__(self, venue: Venue) -> None:
-        self.venue = venue
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        *,
+        batch_size: int,
+        requests_per_second: float,
+        burst: int,
+        confirm_timeout: float,
+        retry_delay: float,
+        max_attempts: int,
+        app_ping_interval: float | None,
+    ) -> None:
+        self.name = name
+        self.url = url
+        self.app_ping_interval = app_ping_interval
         self.session: Session | None = None
         self.connected = False
-        rate_per = 1.0 / venue.requests_per_second
         self.subscriptions = _core.Subscriptions(
-            venue.batch_size, 1, rate_per, venue.burst, venue.confirm_timeout, venue.retry_delay, venue.max_attempts
+            batch_size, 1, 1.0 / requests_per_second, burst, confirm_timeout, retry_delay, max_attempts
         )
         self.ids: dict[Subscription, int] = {}
         self.pairs: list[Subscription] = []
@@ -88,10 +118,10 @@ class _VenueLink:
         self.pump: asyncio.Task[None] | None = None
         self.pinger: asyncio.Task[None] | None = None
         self.processing = _core.LatencyHistogram()
-        self.messages = 0
-        self.book_updates = 0
-        self.latency_violations = 0
         self.errors = 0
+        # Per request sent and not settled: the answers still to come before it counts as
+        # confirmed (venues answer per message, per channel argument or per symbol).
+        self.answers_due: dict[int, int] = {}
 
     def ids_of(self, pairs: Iterable[Subscription]) -> list[int]:
         ids = []
@@ -103,6 +133,140 @@ class _VenueLink:
             ids.append(known)
         return ids
 
+    # ---- what each kind of venue supplies -------------------------------------------------
+
+    def venue_name(self) -> str:
+        """The venue's name (a link's name may also say the endpoint: ``"bybit-linear"``)."""
+        raise NotImplementedError
+
+    def requests(self, request_id: int, is_subscribe: bool, pairs: list[Subscription]) -> list[str | bytes]:
+        """The messages of one subscribe or unsubscribe request."""
+        raise NotImplementedError
+
+    def answers_expected(self, pairs: int, messages: int) -> int:
+        """How many answers the venue sends to one request."""
+        return messages
+
+    def app_ping(self) -> str | bytes:
+        """The venue's application ping."""
+        raise NotImplementedError
+
+    def open(self, feed: Feed) -> Session:
+        """Opens the session, delivering into ``feed``."""
+        raise NotImplementedError
+
+    def processed(self) -> tuple[int, int, int]:
+        """Events processed, book updates among them, latency violations."""
+        raise NotImplementedError
+
+
+class _PythonLink(_Link):
+    """A venue written in Python: messages are parsed by its ``parse`` on the loop's thread."""
+
+    def __init__(self, venue: Venue) -> None:
+        super().__init__(
+            venue.name,
+            venue.url,
+            batch_size=venue.batch_size,
+            requests_per_second=venue.requests_per_second,
+            burst=venue.burst,
+            confirm_timeout=venue.confirm_timeout,
+            retry_delay=venue.retry_delay,
+            max_attempts=venue.max_attempts,
+            app_ping_interval=venue.app_ping_interval,
+        )
+        self.venue = venue
+        self.messages = 0
+        self.book_updates = 0
+        self.latency_violations = 0
+
+    def venue_name(self) -> str:
+        return self.venue.name
+
+    def requests(self, request_id: int, is_subscribe: bool, pairs: list[Subscription]) -> list[str | bytes]:
+        build = self.venue.subscribe_request if is_subscribe else self.venue.unsubscribe_request
+        return [build(request_id, pairs)]
+
+    def app_ping(self) -> str | bytes:
+        return self.venue.app_ping()
+
+    def open(self, feed: Feed) -> Session:
+        session = _open(self.url, (), feed._reconnect, feed._breaker, feed._options, None)
+        session.on_state(lambda event: feed._on_state(self, event))
+        session.on_batch(lambda batch: feed._on_messages(self, batch))
+        return session
+
+    def processed(self) -> tuple[int, int, int]:
+        return self.messages, self.book_updates, self.latency_violations
+
+
+class _BuiltinLink(_Link):
+    """A built-in venue's endpoint: parsed in Rust on the I/O thread, routed in Rust."""
+
+    def __init__(self, feed: Feed, name: str, protocol: _core.VenueProtocol, url: str) -> None:
+        super().__init__(
+            name,
+            url,
+            batch_size=protocol.max_per_request,
+            requests_per_second=protocol.requests_per_second,
+            burst=protocol.burst,
+            confirm_timeout=feed._confirm_timeout,
+            retry_delay=feed._retry_delay,
+            max_attempts=feed._max_attempts,
+            app_ping_interval=protocol.app_ping_interval,
+        )
+        self.protocol = protocol
+        self.dispatch = _core.Dispatch(
+            url,
+            lambda fields: feed._on_control(self, fields),
+            lambda error: feed._report(self, error),
+            lambda fields: feed._on_state(self, SessionEvent(**fields)),
+            self.processing,
+            feed._latency_budget_ns,
+        )
+        # Per channel: the market ids subscribed or being subscribed; other events are dropped
+        # (a venue stream may carry more than was asked for, as Coinbase's ticker carries BBOs).
+        self.wanted: dict[str, set[int]] = {channel: set() for channel in CHANNELS}
+        for channel in CHANNELS:
+            self.dispatch.set_wanted(channel, [])
+            for callback in feed._callbacks[channel]:
+                self.dispatch.add(channel, callback)
+        if feed._iterations:
+            self.dispatch.set_sink(feed._offer)
+
+    def venue_name(self) -> str:
+        return self.protocol.name
+
+    def want(self, pairs: Iterable[Subscription], wanted: bool) -> None:
+        changed = set()
+        for symbol, channel in pairs:
+            market = self.protocol.market_id(symbol)
+            (self.wanted[channel].add if wanted else self.wanted[channel].discard)(market)
+            changed.add(channel)
+        for channel in changed:
+            self.dispatch.set_wanted(channel, sorted(self.wanted[channel]))
+
+    def requests(self, request_id: int, is_subscribe: bool, pairs: list[Subscription]) -> list[str | bytes]:
+        build = self.protocol.subscribe_request if is_subscribe else self.protocol.unsubscribe_request
+        return list(build(request_id, pairs))
+
+    def answers_expected(self, pairs: int, messages: int) -> int:
+        return self.protocol.answers_expected(pairs, messages)
+
+    def app_ping(self) -> str | bytes:
+        message = self.protocol.app_ping_message
+        assert message is not None
+        return message
+
+    def open(self, feed: Feed) -> Session:
+        session = _open(self.url, self.protocol.on_connect(), feed._reconnect, feed._breaker, feed._options, self.protocol)
+        session._on_market(self.dispatch)
+        return session
+
+    def processed(self) -> tuple[int, int, int]:
+        counters = self.dispatch.counters()
+        return counters["events"], counters["book_updates"], counters["latency_violations"]
+
 
 class Feed:
     """Market data from several venues, delivered to callbacks and strategies.
@@ -110,7 +274,7 @@ class Feed:
     Example::
 
         feed = tickwire.Feed()
-        feed.subscribe(my_venue, ["BTC/USDT", "ETH/USDT"], ["trades", "bbo"])
+        feed.subscribe("binance", ["BTC/USDT", "ETH/USDT"], ["trades", "bbo"])
 
         @feed.on_trade
         def trade(t: tickwire.Trade) -> None: ...
@@ -119,26 +283,49 @@ class Feed:
             await feed.run()
 
     Args:
+        urls: WebSocket URLs by venue name, instead of the venues' production URLs (a
+            simulator's, say: ``tickwire.Simulator.urls()``). Bybit's linear endpoint is
+            ``"bybit-linear"``.
         reconnect: The retry policy of every venue's session.
         breaker: The circuit breaker of every venue; ``None`` for none.
         latency_budget_ns: Processing time per message above which it counts as a latency
             violation in :meth:`metrics` (default 1 ms).
+        confirm_timeout: Seconds a built-in venue has to answer a subscribe request before it
+            is sent again.
+        retry_delay: Seconds before a refused or unanswered request to a built-in venue is sent
+            again.
+        max_attempts: Requests per subscription to a built-in venue before it is reported as a
+            :class:`SubscriptionError`.
         **options: Connection options, as for :func:`tickwire.connect`.
+
+    Raises:
+        ValueError: A name in ``urls`` that is no built-in venue endpoint.
     """
 
     def __init__(
         self,
         *,
+        urls: Mapping[str, str] | None = None,
         reconnect: ReconnectPolicy | None = None,
         breaker: BreakerPolicy | None = None,
         latency_budget_ns: int = DEFAULT_LATENCY_BUDGET_NS,
+        confirm_timeout: float = 5.0,
+        retry_delay: float = 1.0,
+        max_attempts: int = 3,
         **options: Unpack[ConnectOptions],
     ) -> None:
+        self._urls = dict(urls or {})
+        unknown = [name for name in self._urls if _builtin_endpoint(name) is None]
+        if unknown:
+            raise ValueError(f"no built-in venue is named {unknown}; expected some of {_ENDPOINT_NAMES}")
         self._reconnect = reconnect
         self._breaker = breaker
         self._options = options
         self._latency_budget_ns = latency_budget_ns
-        self._links: dict[str, _VenueLink] = {}
+        self._confirm_timeout = confirm_timeout
+        self._retry_delay = retry_delay
+        self._max_attempts = max_attempts
+        self._links: dict[str, _Link] = {}
         self._callbacks: dict[str, list[Callable[..., object]]] = {name: [] for name in (*CHANNELS, "state", "error")}
         self._strategies: list[Strategy] = []
         self._started_ns: int | None = None
@@ -150,54 +337,103 @@ class Feed:
 
     # ---- configuration ------------------------------------------------------------------
 
-    def _link(self, venue: Venue) -> _VenueLink:
+    def _python_link(self, venue: Venue) -> _PythonLink:
         link = self._links.get(venue.name)
         if link is None:
-            link = self._links[venue.name] = _VenueLink(venue)
-            if self._started_ns is not None:
-                self._open(link)
-        elif link.venue is not venue:
+            link = _PythonLink(venue)
+            self._add_link(link)
+        elif not isinstance(link, _PythonLink) or link.venue is not venue:
             raise ValueError(f"another venue named {venue.name!r} is already in this feed")
         return link
 
-    def add_venue(self, venue: Venue) -> None:
+    def _builtin_link(self, name: str) -> _BuiltinLink:
+        """The link of a built-in venue endpoint (``"binance"``, ``"bybit-linear"`` …)."""
+        link = self._links.get(name)
+        if link is None:
+            endpoint = _builtin_endpoint(name)
+            if endpoint is None:
+                raise ValueError(f"unknown venue {name!r}; the built-in ones are {list(BUILTIN_VENUES)}")
+            protocol = _core.VenueProtocol(*endpoint)
+            link = _BuiltinLink(self, name, protocol, self._urls.get(name, protocol.url))
+            self._add_link(link)
+        assert isinstance(link, _BuiltinLink)
+        return link
+
+    def _add_link(self, link: _Link) -> None:
+        self._links[link.name] = link
+        if self._started_ns is not None:
+            self._open(link)
+
+    def _links_for(self, venue: Venue | str, symbols: Iterable[str]) -> dict[_Link, list[str]]:
+        """The links serving ``symbols`` on ``venue``, with their share of the symbols."""
+        if not isinstance(venue, str):
+            return {self._python_link(venue): list(symbols)}
+        grouped: dict[_Link, list[str]] = {}
+        for symbol in symbols:
+            link = self._builtin_link(_endpoint_name(venue, symbol))
+            grouped.setdefault(link, []).append(symbol)
+        return grouped
+
+    def add_venue(self, venue: Venue | str) -> None:
         """Connect to ``venue`` (at :meth:`start`, or now if started) even before any
-        subscription; :meth:`subscribe` adds its venue by itself.
+        subscription; :meth:`subscribe` adds its venue by itself. A built-in venue is named by
+        its string (``"bybit"`` is Bybit's spot endpoint, ``"bybit-linear"`` its perpetuals).
 
         Raises:
-            ValueError: Another venue object with the same name is already in the feed.
+            ValueError: An unknown built-in venue, or another venue object with the same name.
         """
-        self._link(venue)
+        if isinstance(venue, str):
+            self._builtin_link(venue)
+        else:
+            self._python_link(venue)
 
-    def subscribe(self, venue: Venue, symbols: Iterable[str], channels: Iterable[Channel] = ("trades",)) -> int:
+    def subscribe(self, venue: Venue | str, symbols: Iterable[str], channels: Iterable[Channel] = ("trades",)) -> int:
         """Subscribe to ``channels`` of ``symbols`` on ``venue``, now or at :meth:`start`;
         returns how many subscriptions were new. Already active or pending ones are not asked
-        for twice.
+        for twice. ``venue`` is a built-in venue's name (``"binance"``, ``"bybit"``, ``"okx"``,
+        ``"coinbase"``, ``"kraken"``; symbols unified, as ``"BTC/USDT"`` or
+        ``"BTC/USDT-PERP"``) or a :class:`~tickwire.Venue` written in Python.
 
         Raises:
-            ValueError: An unknown channel, or another venue object with the same name.
+            ValueError: An unknown channel, venue or symbol, or another venue object with the
+                same name.
         """
-        wanted = _pairs(symbols, channels)
-        link = self._link(venue)
-        added = link.subscriptions.request(link.ids_of(wanted))
-        link.kick.set()
+        channel_list = _channels(channels)
+        added = 0
+        for link, share in self._links_for(venue, symbols).items():
+            wanted = _pairs(share, channel_list)
+            if isinstance(link, _BuiltinLink):
+                link.want(wanted, True)
+            added += link.subscriptions.request(link.ids_of(wanted))
+            link.kick.set()
         return added
 
-    def unsubscribe(self, venue: Venue, symbols: Iterable[str], channels: Iterable[Channel] = ("trades",)) -> int:
+    def unsubscribe(self, venue: Venue | str, symbols: Iterable[str], channels: Iterable[Channel] = ("trades",)) -> int:
         """Cancel subscriptions; returns how many were active or pending.
 
         Raises:
-            ValueError: An unknown channel.
+            ValueError: An unknown channel, venue or symbol.
         """
-        link = self._link(venue)
-        dropped = link.subscriptions.unrequest(link.ids_of(_pairs(symbols, channels)))
-        link.kick.set()
+        channel_list = _channels(channels)
+        dropped = 0
+        for link, share in self._links_for(venue, symbols).items():
+            unwanted = _pairs(share, channel_list)
+            if isinstance(link, _BuiltinLink):
+                link.want(unwanted, False)
+            dropped += link.subscriptions.unrequest(link.ids_of(unwanted))
+            link.kick.set()
         return dropped
 
-    def subscriptions(self, venue: Venue) -> list[Subscription]:
+    def subscriptions(self, venue: Venue | str) -> list[Subscription]:
         """The subscriptions the venue has confirmed, in the order they were first asked for."""
-        link = self._link(venue)
-        return [link.pairs[i] for i in link.subscriptions.active()]
+        return [link.pairs[i] for link in self._venue_links(venue) for i in link.subscriptions.active()]
+
+    def _venue_links(self, venue: Venue | str | None) -> list[_Link]:
+        if venue is None:
+            return list(self._links.values())
+        if isinstance(venue, str):
+            return [link for name, link in self._links.items() if name == venue or link.venue_name() == venue]
+        return [self._python_link(venue)]
 
     def on_trade(self, callback: _Callback) -> _Callback:
         """Call ``callback(trade)`` for every trade; usable as a decorator."""
@@ -221,21 +457,50 @@ class Feed:
 
     def on_error(self, callback: _Callback) -> _Callback:
         """Call ``callback(error)`` for every error the feed survives: a callback or strategy
-        that raised, a message a venue could not parse, a :class:`SubscriptionError`. Without
-        one, errors are logged. Usable as a decorator."""
+        that raised, a message a venue could not parse (:class:`~tickwire.ParseError`, raw
+        text kept), a :class:`SubscriptionError`. Without one, errors are logged. Usable as a
+        decorator."""
         return self._add("error", callback)
+
+    def on(self, channel: Channel, callback: _Callback, *, venue: str, symbol: str) -> _Callback:
+        """Call ``callback(event)`` for the events of one built-in venue's symbol on ``channel``
+        only: routed in Rust by a table lookup, so a handler per symbol costs nothing for the
+        others.
+
+        Raises:
+            ValueError: An unknown channel, venue or symbol.
+        """
+        link = self._builtin_link(_endpoint_name(venue, symbol))
+        link.dispatch.add(_channels([channel])[0], callback, link.protocol.market_id(symbol))
+        return callback
+
+    def off(self, channel: Channel, callback: Callable[..., object]) -> bool:
+        """Stop calling ``callback`` for ``channel``, wherever it was added (``on_<channel>``,
+        a strategy, or :meth:`on`); returns whether it was registered."""
+        channel = _channels([channel])[0]
+        before = len(self._callbacks[channel])
+        self._callbacks[channel] = [c for c in self._callbacks[channel] if c is not callback]
+        removed = len(self._callbacks[channel]) < before
+        for link in self._links.values():
+            if isinstance(link, _BuiltinLink) and link.dispatch.remove(channel, callback):
+                removed = True
+        return removed
 
     def _add(self, name: str, callback: _Callback) -> _Callback:
         self._callbacks[name].append(callback)
+        if name in CHANNELS:
+            for link in self._links.values():
+                if isinstance(link, _BuiltinLink):
+                    link.dispatch.add(name, callback)
         return callback
 
     def add_strategy(self, strategy: Strategy) -> None:
         """Drive ``strategy`` from this feed: its overridden hooks receive the events."""
         for channel, hook in _HOOKS.items():
             if getattr(type(strategy), hook) is not getattr(Strategy, hook):
-                self._callbacks[channel].append(getattr(strategy, hook))
+                self._add(channel, getattr(strategy, hook))
         if type(strategy).on_state is not Strategy.on_state:
-            self._callbacks["state"].append(strategy.on_state)
+            self._add("state", strategy.on_state)
         self._strategies.append(strategy)
         if self._started_ns is not None:
             self._call(strategy.on_start, self)
@@ -259,15 +524,12 @@ class Feed:
         for strategy in self._strategies:
             self._call(strategy.on_start, self)
 
-    def _open(self, link: _VenueLink) -> None:
-        session = open_session(link.venue.url, reconnect=self._reconnect, breaker=self._breaker, **self._options)
-        session.on_state(lambda event: self._on_state(link, event))
-        session.on_batch(lambda batch: self._on_messages(link, batch))
-        link.session = session
+    def _open(self, link: _Link) -> None:
+        link.session = link.open(self)
         loop = asyncio.get_running_loop()
-        link.pump = loop.create_task(self._pump(link), name=f"tickwire-subscribe-{link.venue.name}")
-        if link.venue.app_ping_interval is not None:
-            link.pinger = loop.create_task(self._ping(link), name=f"tickwire-ping-{link.venue.name}")
+        link.pump = loop.create_task(self._pump(link), name=f"tickwire-subscribe-{link.name}")
+        if link.app_ping_interval is not None:
+            link.pinger = loop.create_task(self._ping(link), name=f"tickwire-ping-{link.name}")
 
     async def stop(self) -> None:
         """Stop subscribing, close every session, and call the strategies' ``on_stop``."""
@@ -306,8 +568,8 @@ class Feed:
         await self.stop()
 
     def is_connected(self, venue: Venue | str | None = None) -> bool:
-        """Whether ``venue``'s session (every venue's, when ``None``) has a connection open."""
-        links = self._links.values() if venue is None else [self._links[_name(venue)]]
+        """Whether ``venue``'s sessions (every venue's, when ``None``) have a connection open."""
+        links = self._venue_links(venue)
         return bool(links) and all(link.connected for link in links)
 
     async def send(self, venue: Venue | str, message: str | bytes) -> None:
@@ -316,7 +578,10 @@ class Feed:
         Raises:
             ConnectionClosed: The venue is not connected now.
         """
-        session = self._links[_name(venue)].session
+        link = self._links.get(_name(venue))
+        if link is None:
+            raise ValueError(f"{_name(venue)!r} is not in this feed")
+        session = link.session
         if session is None:
             raise RuntimeError("the feed is not started")
         await session.send(message)
@@ -336,25 +601,30 @@ class Feed:
         total["messages_per_second"] = total["messages_processed"] / elapsed_s
         return {"venues": venues, "total": total}
 
-    def _venue_metrics(self, link: _VenueLink, elapsed_s: float) -> dict[str, Any]:
+    def _venue_metrics(self, link: _Link, elapsed_s: float) -> dict[str, Any]:
         summary = link.processing.summary()
         session_stats = link.session.stats() if link.session is not None else {}
-        return {
-            "messages_processed": link.messages,
-            "messages_per_second": link.messages / elapsed_s,
+        processed, book_updates, latency_violations = link.processed()
+        metrics = {
+            "messages_processed": processed,
+            "messages_per_second": processed / elapsed_s,
             "avg_ns": summary["mean_ns"],
             "p50_ns": summary["p50_ns"],
             "p95_ns": summary["p95_ns"],
             "p99_ns": summary["p99_ns"],
             "max_ns": summary["max_ns"],
             "sub_1ms_share": link.processing.share_below(1_000_000),
-            "latency_violations": link.latency_violations,
-            "orderbook_updates": link.book_updates,
+            "latency_violations": latency_violations,
+            "orderbook_updates": book_updates,
             "reconnection_count": session_stats.get("reconnects", 0),
             "error_count": link.errors,
             "subscriptions": link.subscriptions.counts(),
             "connected": link.connected,
         }
+        for key in _DECODE_COUNTERS:
+            if key in session_stats:
+                metrics[key] = session_stats[key]
+        return metrics
 
     def events(self, max_pending: int = 100_000) -> AsyncIterator[object]:
         """Iterate over market events (``Trade``, ``BBO``, ``BookUpdate``, ``Ticker``) as they
@@ -370,14 +640,21 @@ class Feed:
         """
         iteration = _Iteration(max_pending, self)
         self._iterations.add(iteration)
+        for link in self._links.values():
+            if isinstance(link, _BuiltinLink):
+                link.dispatch.set_sink(self._offer)
         return iteration
+
+    def _offer(self, event: object) -> None:
+        for iteration in self._iterations:
+            iteration.offer(event)
 
     def __aiter__(self) -> AsyncIterator[object]:
         return self.events()
 
     # ---- the hot path -------------------------------------------------------------------
 
-    def _on_messages(self, link: _VenueLink, batch: list[str | bytes]) -> None:
+    def _on_messages(self, link: _PythonLink, batch: list[str | bytes]) -> None:
         parse = link.venue.parse
         clock = time.perf_counter_ns
         received_ns = time.monotonic_ns()
@@ -402,7 +679,7 @@ class Feed:
                             for iteration in self._iterations:
                                 iteration.offer(event)
                     elif type(event) is Ack:
-                        self._answer(link, event)
+                        self._answer(link, event.request_id, event.error)
             except Exception as error:  # noqa: BLE001 - a message the venue cannot parse is skipped
                 self._report(link, error)
             spent = clock() - started
@@ -413,16 +690,42 @@ class Feed:
 
     # ---- subscriptions ------------------------------------------------------------------
 
-    def _answer(self, link: _VenueLink, ack: Ack) -> None:
-        if ack.error is None:
-            link.subscriptions.confirm(ack.request_id)
+    def _answer(self, link: _Link, request_id: int | None, error: str | None) -> None:
+        """One answer to a request: a refusal settles it at once (it is retried whole); it is
+        confirmed when every answer the venue sends to it has come."""
+        if request_id is None:
+            # A venue that echoes no request id (Coinbase) answers in order.
+            request_id = link.subscriptions.oldest_sent()
+            if request_id is None:
+                return
+        due = link.answers_due.get(request_id)
+        if due is None:
+            return  # settled already: a late answer to a refused request, or a stray id
+        if error is not None:
+            del link.answers_due[request_id]
+            link.subscriptions.reject(request_id, error, time.monotonic_ns())
+        elif due > 1:
+            link.answers_due[request_id] = due - 1
+            return
         else:
-            link.subscriptions.reject(ack.request_id, ack.error, time.monotonic_ns())
+            del link.answers_due[request_id]
+            link.subscriptions.confirm(request_id)
         link.kick.set()
 
-    async def _pump(self, link: _VenueLink) -> None:
+    def _on_control(self, link: _BuiltinLink, fields: dict[str, Any]) -> None:
+        """An ack, a refusal or a reconnect notice from a built-in venue."""
+        event = fields["event"]
+        if event == "ack":
+            self._answer(link, fields["request_id"], None)
+        elif event == "rejected":
+            self._answer(link, fields["request_id"], fields["reason"])
+        elif event == "reconnect" and link.session is not None:
+            logger.info("%s announced a disconnect (%s): reconnecting now", link.name, fields["reason"])
+            link.session._core.reconnect(f"the venue announced a disconnect: {fields['reason']}")
+
+    async def _pump(self, link: _Link) -> None:
         """Sends due requests while connected, reports failures, sleeps until the next is due."""
-        subscriptions, venue = link.subscriptions, link.venue
+        subscriptions = link.subscriptions
         while True:
             link.kick.clear()
             timeout: float | None = None
@@ -430,7 +733,8 @@ class Feed:
             # resets every request and re-sends what is wanted. Sleep until kicked.
             if link.connected and link.session is not None:
                 now = time.monotonic_ns()
-                subscriptions.expire(now)
+                if subscriptions.expire(now):
+                    _forget_settled(link)
                 await self._send_requests(link, subscriptions.next_requests(now))
                 wake_ns = subscriptions.next_wakeup_ns()
                 if wake_ns is not None:
@@ -438,35 +742,36 @@ class Feed:
             for was_subscribe, ids, reason, attempts in subscriptions.take_failures():
                 pairs = [link.pairs[i] for i in ids]
                 verb = "subscribe to" if was_subscribe else "unsubscribe from"
-                message = f"{venue.name} did not let us {verb} {len(pairs)} stream(s) after {attempts} attempt(s): {reason}"
-                self._report(link, SubscriptionError(message, venue.url, venue.name, pairs, reason, attempts))
+                message = f"{link.name} did not let us {verb} {len(pairs)} stream(s) after {attempts} attempt(s): {reason}"
+                self._report(link, SubscriptionError(message, link.url, link.venue_name(), pairs, reason, attempts))
             try:
                 await asyncio.wait_for(link.kick.wait(), timeout)
             except TimeoutError:
                 pass
 
-    async def _send_requests(self, link: _VenueLink, requests: list[tuple[int, bool, list[int]]]) -> None:
-        venue = link.venue
+    async def _send_requests(self, link: _Link, requests: list[tuple[int, bool, list[int]]]) -> None:
         for request_id, is_subscribe, ids in requests:
             pairs = [link.pairs[i] for i in ids]
-            build = venue.subscribe_request if is_subscribe else venue.unsubscribe_request
             try:
                 assert link.session is not None
-                await link.session.send(build(request_id, pairs))
+                messages = link.requests(request_id, is_subscribe, pairs)
+                link.answers_due[request_id] = link.answers_expected(len(pairs), len(messages))
+                for message in messages:
+                    await link.session.send(message)
             except ConnectionClosed:
                 return  # the reconnect re-sends everything
             except Exception as error:  # noqa: BLE001 - a venue's request builder failed
                 self._report(link, error)
 
-    async def _ping(self, link: _VenueLink) -> None:
+    async def _ping(self, link: _Link) -> None:
         """Sends the venue's application ping every ``app_ping_interval`` while connected."""
-        interval = link.venue.app_ping_interval
+        interval = link.app_ping_interval
         assert interval is not None
         while True:
             await asyncio.sleep(interval)
             if link.connected and link.session is not None:
                 try:
-                    await link.session.send(link.venue.app_ping())
+                    await link.session.send(link.app_ping())
                 except ConnectionClosed:
                     pass  # reconnecting; the next interval tries again
                 except Exception as error:  # noqa: BLE001 - a venue's ping builder failed
@@ -474,15 +779,16 @@ class Feed:
 
     # ---- state and errors ---------------------------------------------------------------
 
-    def _on_state(self, link: _VenueLink, event: SessionEvent) -> None:
+    def _on_state(self, link: _Link, event: SessionEvent) -> None:
         if event.event == "connected":
             link.connected = True
+            link.answers_due.clear()
             link.subscriptions.on_reconnect()
             link.kick.set()
         elif event.event in ("disconnected", "gave_up", "closed"):
             link.connected = False
         for callback in self._callbacks["state"]:
-            self._call(callback, link.venue.name, event)
+            self._call(callback, link.name, event)
 
     def _call(self, callback: Callable[..., object], *args: object) -> None:
         try:
@@ -490,7 +796,7 @@ class Feed:
         except Exception as error:  # noqa: BLE001 - reported; the feed goes on
             self._report(None, error)
 
-    def _report(self, link: _VenueLink | None, error: Exception) -> None:
+    def _report(self, link: _Link | None, error: BaseException) -> None:
         if link is not None:
             link.errors += 1
         handlers = self._callbacks["error"]
@@ -558,12 +864,48 @@ class _Iteration:
             await self.wakeup
 
 
-def _pairs(symbols: Iterable[str], channels: Iterable[Channel]) -> list[Subscription]:
+def _channels(channels: Iterable[str]) -> list[Channel]:
     channel_list = list(channels)
     unknown = [channel for channel in channel_list if channel not in CHANNELS]
     if unknown:
         raise ValueError(f"unknown channel(s) {unknown}; expected some of {list(CHANNELS)}")
-    return [(symbol, channel) for symbol in symbols for channel in channel_list]
+    return channel_list  # type: ignore[return-value]
+
+
+def _pairs(symbols: Iterable[str], channels: list[Channel]) -> list[Subscription]:
+    return [(symbol, channel) for symbol, channel in itertools.product(symbols, channels)]
+
+
+def _forget_settled(link: _Link) -> None:
+    """Drops the answer counts of requests no longer awaiting answers (timed out): request ids
+    grow, so those are the ones older than the oldest still sent."""
+    oldest = link.subscriptions.oldest_sent()
+    for request_id in [rid for rid in link.answers_due if oldest is None or rid < oldest]:
+        del link.answers_due[request_id]
+
+
+#: The counters of a built-in venue's decoder that metrics() passes on.
+_DECODE_COUNTERS = ("heartbeats", "pongs", "unknown_messages", "parse_errors", "acks")
+
+#: Each built-in venue endpoint's name: (venue, instrument kind) for ``VenueProtocol``.
+_ENDPOINTS: dict[str, tuple[str, str]] = {
+    **{venue: (venue, "spot") for venue in BUILTIN_VENUES},
+    "bybit-linear": ("bybit", "perpetual"),
+}
+_ENDPOINT_NAMES = sorted(_ENDPOINTS)
+
+
+def _builtin_endpoint(name: str) -> tuple[str, str] | None:
+    return _ENDPOINTS.get(name)
+
+
+def _endpoint_name(venue: str, symbol: str) -> str:
+    """The endpoint serving ``symbol`` on built-in ``venue``: Bybit splits spot from linear."""
+    if venue not in BUILTIN_VENUES:
+        raise ValueError(f"unknown venue {venue!r}; the built-in ones are {list(BUILTIN_VENUES)}")
+    if venue == "bybit" and _core.endpoint_kind(venue, symbol) != "spot":
+        return "bybit-linear"
+    return venue
 
 
 def _name(venue: Venue | str) -> str:

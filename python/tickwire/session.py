@@ -119,10 +119,22 @@ def open_session(
         ValueError: The URL, an option or a policy is invalid.
         TypeError: An option name is unknown.
     """
+    return _open(url, on_connect, reconnect, breaker, options, None)
+
+
+def _open(
+    url: str,
+    on_connect: Iterable[str | bytes],
+    reconnect: ReconnectPolicy | None,
+    breaker: BreakerPolicy | None,
+    options: ConnectOptions,
+    venue: _core.VenueProtocol | None,
+) -> Session:
+    """:func:`open_session`, and for a feed's built-in venue, with the venue's decoder."""
     loop = asyncio.get_running_loop()
     policy = dataclasses.asdict(reconnect or ReconnectPolicy())
     breaker_options = dataclasses.asdict(breaker) if breaker is not None else None
-    core = _core.open_session(url, connect_options(**options), policy, breaker_options, list(on_connect))
+    core = _core.open_session(url, connect_options(**options), policy, breaker_options, list(on_connect), venue)
     return Session(core, loop)
 
 
@@ -220,7 +232,13 @@ class Session(MessageStream):
     ) -> None:
         await self.close()
 
+    def _on_market(self, dispatch: _core.Dispatch) -> None:
+        """Route decoded market events through ``dispatch`` (a feed's built-in venue)."""
+        self._set_callback(dispatch, batch=False)
+
     def _dispatch(self, callback: Callable[[Any], object]) -> bool:
+        if type(callback) is _core.Dispatch:
+            return self._core.dispatch_market(callback)
         return self._core.dispatch(callback, self._on_event)
 
     def _dispatch_batch(self, callback: Callable[[Any], object]) -> bool:

@@ -11,6 +11,11 @@
 //! (the socket is then not read, and TCP pushes back on the sender): nothing is dropped, and
 //! each pause is counted.
 //!
+//! A consumer that wants market events rather than raw messages gives the inbox a [`Decoder`]
+//! (a venue adapter): the reader then decodes each batch as it publishes it, on the I/O thread,
+//! and the consumer is handed [`Payload::Decoded`] items — so parsing never waits for, or
+//! holds, the consumer's interpreter, and the read chunk is free again at once.
+//!
 //! Wake-up protocol (the two `SeqCst` fences make it a Dekker pair, so a push is never missed):
 //! - consumer: clear the descriptor, set `armed`, fence, then take until empty;
 //! - reader: publish, fence, and if `armed` was set, clear it and signal the descriptor.
@@ -27,6 +32,17 @@ use super::stats::{ConnStats, bump};
 use crate::clock::monotonic_ns;
 use crate::pool::SessionEvent;
 use crate::protocol::Kind;
+use crate::venues::Decoded;
+
+/// Turns received messages into [`Decoded`] items on the reader's side of an inbox.
+pub trait Decoder: Send + std::fmt::Debug {
+    /// Decodes one message (never an event), appending what it yields to `out`; messages that
+    /// yield nothing for the consumer (heartbeats, pongs) append nothing.
+    fn decode(&mut self, message: Payload<'_>, receive_time_ns: u64, out: &mut Vec<Decoded>);
+
+    /// A new connection starts: forget per-connection state.
+    fn reset(&mut self);
+}
 
 /// What the consumer is handed: a received message, borrowed from its chunk, or a change in
 /// the state of the session that feeds the inbox, in order with the messages around it.
@@ -41,6 +57,8 @@ pub enum Payload<'a> {
     Binary(&'a [u8]),
     /// A session event (only from a reconnecting session, never from a lone connection).
     Event(&'a SessionEvent),
+    /// What the inbox's [`Decoder`] made of a message.
+    Decoded(&'a Decoded),
 }
 
 /// What the consumer is handed, owned.
@@ -52,6 +70,8 @@ pub enum Inbound {
     Binary(Vec<u8>),
     /// A session event.
     Event(SessionEvent),
+    /// A decoded item.
+    Decoded(Decoded),
 }
 
 impl Inbound {
@@ -63,6 +83,7 @@ impl Inbound {
             Payload::Text(text) | Payload::Ascii(text) => Self::Text(text.to_owned()),
             Payload::Binary(data) => Self::Binary(data.to_vec()),
             Payload::Event(event) => Self::Event(event.clone()),
+            Payload::Decoded(item) => Self::Decoded(item.clone()),
         }
     }
 }
@@ -83,6 +104,8 @@ pub(crate) enum Batch {
     Messages { chunk: Arc<Chunk>, items: Vec<Item> },
     /// One session event.
     Event(SessionEvent),
+    /// What the decoder made of a run of messages.
+    Decoded(Vec<Decoded>),
 }
 
 impl Batch {
@@ -90,12 +113,14 @@ impl Batch {
         match self {
             Self::Messages { items, .. } => items.len(),
             Self::Event(_) => 1,
+            Self::Decoded(items) => items.len(),
         }
     }
 
     fn payload(&self, index: usize) -> Payload<'_> {
         let (kind, bytes) = match self {
             Self::Event(event) => return Payload::Event(event),
+            Self::Decoded(items) => return Payload::Decoded(&items[index]),
             Self::Messages { chunk, items } => match &items[index] {
                 Item::Span { start, len, kind } => (*kind, chunk.bytes(*start, *len)),
                 Item::Owned { kind, data } => (*kind, data.as_slice()),
@@ -168,6 +193,8 @@ pub struct Inbox {
     queued: AtomicUsize,
     capacity: usize,
     cursor: Mutex<Cursor>,
+    /// Taken by the reader only (one connection at a time), so never contended.
+    decoder: Mutex<Option<Box<dyn Decoder>>>,
     wake: OwnedFd,
     armed: AtomicBool,
     reader_paused: AtomicBool,
@@ -208,6 +235,7 @@ impl Inbox {
             queued: AtomicUsize::new(0),
             capacity,
             cursor: Mutex::new(Cursor::default()),
+            decoder: Mutex::new(None),
             wake,
             armed: AtomicBool::new(true),
             reader_paused: AtomicBool::new(false),
@@ -266,10 +294,37 @@ impl Inbox {
 
     // ---- reader side -------------------------------------------------------------------
 
-    /// Publishes `batch`, waiting for room if the inbox cannot take all of it. Does not wake
-    /// the consumer: the reader calls [`Inbox::wake_consumer`] when it is about to wait for
-    /// the network or after a run of messages.
+    /// Gives the inbox a decoder: from the next batch on, messages are published decoded.
+    pub fn set_decoder(&self, decoder: Box<dyn Decoder>) {
+        *self.decoder.lock().unwrap_or_else(PoisonError::into_inner) = Some(decoder);
+    }
+
+    /// Tells the decoder, if any, that a new connection starts.
+    pub fn reset_decoder(&self) {
+        if let Some(decoder) = self.decoder.lock().unwrap_or_else(PoisonError::into_inner).as_mut() {
+            decoder.reset();
+        }
+    }
+
+    /// The batch as the consumer is to see it: decoded if the inbox has a decoder (`None` if
+    /// nothing in it was for the consumer), else as it is.
+    fn decode(&self, batch: Batch, stats: &ConnStats) -> Option<Batch> {
+        let mut slot = self.decoder.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(decoder) = slot.as_mut() else { return Some(batch) };
+        let receive_time_ns = stats.last_receive_ns.load(Ordering::Relaxed);
+        let mut decoded = Vec::with_capacity(batch.len());
+        for index in 0..batch.len() {
+            decoder.decode(batch.payload(index), receive_time_ns, &mut decoded);
+        }
+        (!decoded.is_empty()).then_some(Batch::Decoded(decoded))
+    }
+
+    /// Publishes `batch` (decoded, if the inbox has a decoder), waiting for room if the inbox
+    /// cannot take all of it. Does not wake the consumer: the reader calls
+    /// [`Inbox::wake_consumer`] when it is about to wait for the network or after a run of
+    /// messages.
     pub(crate) async fn push(&self, batch: Batch, stats: &ConnStats) {
+        let Some(batch) = self.decode(batch, stats) else { return };
         let count = batch.len();
         if !self.has_room_for(count) {
             self.wait_for_room(count, stats).await;

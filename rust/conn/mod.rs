@@ -24,7 +24,7 @@ use tungstenite::protocol::frame::coding::CloseCode;
 
 pub use chunk::{Chunk, ChunkPool, ChunkWriter};
 pub use close::{CloseInfo, CloseInitiator, MAX_CLOSE_REASON_BYTES};
-pub use inbox::{Delivered, Drained, Inbound, Inbox, Payload};
+pub use inbox::{Decoder, Delivered, Drained, Inbound, Inbox, Payload};
 pub use reader::WAKE_EVERY_MESSAGES;
 pub use state::ConnState;
 pub use stats::{ConnStats, StatsSnapshot};

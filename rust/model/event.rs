@@ -69,7 +69,7 @@ impl Side {
 pub type TradeId = ArrayString<48>;
 
 /// One trade.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Trade {
     /// Venue and symbol.
     pub market: MarketRef,
@@ -88,7 +88,7 @@ pub struct Trade {
 }
 
 /// Best bid and offer.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Bbo {
     /// Venue and symbol.
     pub market: MarketRef,
@@ -107,7 +107,7 @@ pub struct Bbo {
 }
 
 /// One price level: quantity zero removes the level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Level {
     /// Price.
     pub price: Decimal,
@@ -116,7 +116,7 @@ pub struct Level {
 }
 
 /// An L2 book snapshot or delta, levels in wire order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct BookUpdate {
     /// Venue and symbol.
     pub market: MarketRef,
@@ -142,7 +142,7 @@ pub struct BookUpdate {
 }
 
 /// A 24 h ticker; every field the venue does not send is `None`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Ticker {
     /// Venue and symbol.
     pub market: MarketRef,
@@ -177,7 +177,7 @@ pub struct Ticker {
 }
 
 /// Any normalized market event.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Event {
     /// A trade.
     Trade(Trade),

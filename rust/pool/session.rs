@@ -8,7 +8,7 @@
 //! the old connection and the first of the new. The consumer keeps one inbox and one wake-up
 //! descriptor for the session's whole life.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -19,7 +19,7 @@ use super::breaker::{BreakerPolicy, CircuitBreaker};
 use super::event::SessionEvent;
 use super::policy::{Backoff, Decision, DisconnectCause, ReconnectPolicy};
 use crate::config::ConnectConfig;
-use crate::conn::{CloseInfo, Connection, Inbox, Outbound};
+use crate::conn::{CloseInfo, Connection, Decoder, Inbox, Outbound};
 use crate::error::{Error, Result};
 
 /// Messages to send on every new connection, asked for at the moment it opens (so they reflect
@@ -45,6 +45,8 @@ struct SessionShared {
     /// The session's last event (closed or gave up), once it has ended.
     end: Mutex<Option<SessionEvent>>,
     reconnects: AtomicU64,
+    /// Set by [`Session::reconnect`] until the session task sees the close it asked for.
+    planned_reconnect: AtomicBool,
 }
 
 /// A running session; dropping it stops it.
@@ -70,6 +72,15 @@ impl Session {
     /// [`Error::InvalidOption`] / [`Error::InvalidUrl`] for a configuration that can never
     /// connect; [`Error::Runtime`] when the inbox cannot be created.
     pub fn start(config: SessionConfig, on_connect: OnConnect) -> Result<Self> {
+        Self::start_decoding(config, on_connect, None)
+    }
+
+    /// Like [`start`](Self::start), with a decoder for the inbox (a venue adapter), installed
+    /// before the first connection opens.
+    ///
+    /// # Errors
+    /// As [`start`](Self::start).
+    pub fn start_decoding(config: SessionConfig, on_connect: OnConnect, decoder: Option<Box<dyn Decoder>>) -> Result<Self> {
         config.connect.validate()?;
         crate::transport::Target::parse(&config.connect.url)?;
         let backoff = Backoff::new(config.policy.clone())?;
@@ -79,6 +90,9 @@ impl Session {
             .map(|policy| CircuitBreaker::new(config.connect.url.clone(), policy))
             .transpose()?;
         let inbox = Arc::new(Inbox::new(config.connect.max_queue).map_err(Error::Runtime)?);
+        if let Some(decoder) = decoder {
+            inbox.set_decoder(decoder);
+        }
         let shared = Arc::new(SessionShared {
             inbox,
             current: Mutex::new(None),
@@ -86,10 +100,25 @@ impl Session {
             ended: watch::Sender::new(false),
             end: Mutex::new(None),
             reconnects: AtomicU64::new(0),
+            planned_reconnect: AtomicBool::new(false),
         });
         let task =
             tokio::spawn(run(shared.clone(), config.connect, backoff, breaker, on_connect)).abort_handle();
         Ok(Self { shared, task })
+    }
+
+    /// Closes the open connection (1000, `reason`) and opens a new one at once, as after a
+    /// lost connection: for a venue that announced it will close this one (Binance's
+    /// `serverShutdown`). Returns whether a connection was open.
+    pub fn reconnect(&self, reason: &str) -> bool {
+        let Some(connection) = self.current() else { return false };
+        self.shared.planned_reconnect.store(true, Ordering::Release);
+        let reason = reason.to_owned();
+        tokio::spawn(async move {
+            // A reason over the limit is cut by close(); a failure means it already ended.
+            let _ = connection.close(1000, &reason).await;
+        });
+        true
     }
 
     /// The inbox every connection of the session publishes into.
@@ -163,6 +192,8 @@ async fn run(
         }
         let attempt = backoff.attempt() + 1;
         shared.inbox.push_event(SessionEvent::Connecting { attempt });
+        // The old connection's reader has ended; the new one's has not started.
+        shared.inbox.reset_decoder();
         let opened = tokio::select! {
             opened = Connection::connect_into(config.clone(), shared.inbox.clone()) => opened,
             _ = stop.wait_for(|stop| *stop) => break End::Closed,
@@ -174,6 +205,10 @@ async fn run(
                     breaker.record_success();
                 }
                 match serve(&shared, connection, attempt, &on_connect, &mut stop).await {
+                    // Our own close, asked for by `reconnect`: retried like a lost connection.
+                    Some(close) if shared.planned_reconnect.swap(false, Ordering::AcqRel) => {
+                        (DisconnectCause::from_close(&CloseInfo::abnormal("planned reconnect")), close.to_string())
+                    }
                     Some(close) => (DisconnectCause::from_close(&close), close.to_string()),
                     None => break End::Closed,
                 }

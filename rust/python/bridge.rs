@@ -10,7 +10,10 @@ use pyo3::exceptions::PyOverflowError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
+use super::dispatch::control_to_python;
+use super::events::{event_to_python, parse_error};
 use crate::conn::{Drained, Inbox, Payload};
+use crate::venues::Decoded;
 use crate::pool::SessionEvent;
 
 /// Most messages handed over in one loop turn, so a firehose cannot starve the asyncio loop;
@@ -27,7 +30,13 @@ pub fn to_python<'py>(py: Python<'py>, message: Payload<'_>) -> PyResult<Bound<'
         Payload::Text(text) => PyString::new(py, text).into_any(),
         Payload::Ascii(text) => ascii_string(py, text)?.into_any(),
         Payload::Binary(data) => PyBytes::new(py, data).into_any(),
-        Payload::Event(event) => event_to_python(py, event)?.into_any(),
+        Payload::Event(event) => session_event_to_python(py, event)?.into_any(),
+        Payload::Decoded(Decoded::Event(event)) => event_to_python(py, event.clone())?,
+        Payload::Decoded(Decoded::Control(control)) => match control_to_python(py, control)? {
+            Some(dict) => dict.into_any(),
+            None => py.None().into_bound(py),
+        },
+        Payload::Decoded(Decoded::Error(error)) => parse_error(error, "").into_value(py).into_bound(py).into_any(),
     })
 }
 
@@ -50,7 +59,7 @@ fn ascii_string<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyStrin
     }
 }
 
-fn event_to_python<'py>(py: Python<'py>, event: &SessionEvent) -> PyResult<Bound<'py, PyDict>> {
+pub(super) fn session_event_to_python<'py>(py: Python<'py>, event: &SessionEvent) -> PyResult<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
     dict.set_item("event", event.name())?;
     dict.set_item("message", event.to_string())?;
@@ -79,7 +88,7 @@ fn deliver_event(
     callback: &Bound<'_, PyAny>,
     on_event: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<()> {
-    on_event.unwrap_or(callback).call1((event_to_python(py, event)?,)).map(drop)
+    on_event.unwrap_or(callback).call1((session_event_to_python(py, event)?,)).map(drop)
 }
 
 /// Delivers queued messages to `callback`, one call each, and events to `on_event`; returns

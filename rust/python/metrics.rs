@@ -22,7 +22,7 @@ fn nanoseconds(name: &str, value: i64) -> PyResult<u64> {
 }
 
 impl PyLatencyHistogram {
-    fn histogram(&self) -> MutexGuard<'_, LatencyHistogram> {
+    pub(super) fn histogram(&self) -> MutexGuard<'_, LatencyHistogram> {
         self.histogram.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -8,17 +8,23 @@
 //!   in Python.
 //! - [`metrics`]: the `LatencyHistogram` handle over [`crate::metrics`].
 //! - [`options`]: option dicts from Python → the core's configuration types.
+//! - [`events`]: `Trade`, `BBO`, `BookUpdate`, `Ticker` and `parse()`.
+//! - [`dispatch`]: market events routed to Python handlers by channel and market, in Rust.
+//! - [`venues`]: a built-in venue's protocol (`VenueProtocol`) for the feed and sessions.
 //! - [`bridge`]: the one place where received messages become Python objects, in batches.
 //! - [`errors`]: the one mapping from [`crate::Error`] to the classes of `tickwire.exceptions`.
 
 mod bridge;
 mod connection;
+mod dispatch;
 mod errors;
+mod events;
 mod metrics;
 mod options;
 mod session;
 mod simulator;
 mod subscriptions;
+mod venues;
 
 use pyo3::prelude::*;
 
@@ -43,6 +49,14 @@ fn core_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(simulator::start_simulator, module)?)?;
     module.add_class::<subscriptions::PySubscriptions>()?;
     module.add_class::<metrics::PyLatencyHistogram>()?;
+    module.add_class::<events::PyTrade>()?;
+    module.add_class::<events::PyBbo>()?;
+    module.add_class::<events::PyBookUpdate>()?;
+    module.add_class::<events::PyTicker>()?;
+    module.add_function(wrap_pyfunction!(events::parse, module)?)?;
+    module.add_class::<dispatch::PyDispatch>()?;
+    module.add_class::<venues::PyVenueProtocol>()?;
+    module.add_function(wrap_pyfunction!(venues::endpoint_kind, module)?)?;
     module.add("DISPATCH_LIMIT", bridge::DISPATCH_LIMIT)?;
     module.add("WAKE_EVERY_MESSAGES", crate::conn::WAKE_EVERY_MESSAGES)?;
     Ok(())

@@ -8,11 +8,14 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use super::bridge;
+use super::dispatch::{self, PyDispatch};
+use super::venues::PyVenueProtocol;
 use super::connection::to_message;
 use super::options::{BreakerOptions, ConnectOptions, PolicyOptions};
-use crate::conn::{CloseInfo, Outbound};
+use crate::conn::{CloseInfo, Decoder, Outbound};
 use crate::error::Error;
 use crate::pool::{Session, SessionConfig, SessionEvent};
+use crate::venues::{DecodeStats, VenueDecoder};
 
 /// Handle of one reconnecting session; wrapped by `tickwire.Session`.
 #[pyclass(name = "Session", module = "tickwire._core", frozen)]
@@ -20,17 +23,20 @@ pub struct PySession {
     session: Session,
     url: String,
     on_connect: Arc<Mutex<Vec<Outbound>>>,
+    decode_stats: Option<Arc<DecodeStats>>,
 }
 
-/// Starts a session; its first connection opens in the background.
+/// Starts a session; its first connection opens in the background. With `venue` (a
+/// [`PyVenueProtocol`]), messages are decoded by the venue's adapter on the I/O thread.
 #[pyfunction]
-#[pyo3(signature = (url, options, policy, breaker, on_connect))]
+#[pyo3(signature = (url, options, policy, breaker, on_connect, venue = None))]
 pub fn open_session(
     url: String,
     options: ConnectOptions,
     policy: PolicyOptions,
     breaker: Option<BreakerOptions>,
     on_connect: Vec<Bound<'_, PyAny>>,
+    venue: Option<&Bound<'_, PyVenueProtocol>>,
 ) -> PyResult<PySession> {
     let runtime = crate::runtime::runtime()?;
     let config = SessionConfig {
@@ -46,8 +52,16 @@ pub fn open_session(
         Box::new(move || on_connect.lock().unwrap_or_else(PoisonError::into_inner).clone())
     };
     let _entered = runtime.enter();
-    let session = Session::start(config, hook)?;
-    Ok(PySession { session, url, on_connect })
+    let (decoder, decode_stats) = match venue {
+        None => (None, None),
+        Some(venue) => {
+            let stats = Arc::new(DecodeStats::default());
+            let decoder: Box<dyn Decoder> = Box::new(VenueDecoder::new(venue.get().new_adapter()?, stats.clone()));
+            (Some(decoder), Some(stats))
+        }
+    };
+    let session = Session::start_decoding(config, hook, decoder)?;
+    Ok(PySession { session, url, on_connect, decode_stats })
 }
 
 impl PySession {
@@ -118,6 +132,15 @@ impl PySession {
         bridge::dispatch_batch(py, self.session.inbox(), callback, Some(on_event))
     }
 
+    fn dispatch_market(&self, py: Python<'_>, dispatch: &Bound<'_, PyDispatch>) -> PyResult<bool> {
+        dispatch::dispatch_market(py, self.session.inbox(), dispatch.get())
+    }
+
+    fn reconnect(&self, reason: &str) -> bool {
+        let _entered = crate::runtime::runtime().map(|runtime| runtime.enter());
+        self.session.reconnect(reason)
+    }
+
     fn set_on_connect(&self, messages: Vec<Bound<'_, PyAny>>) -> PyResult<()> {
         let messages =
             messages.into_iter().map(|message| to_message(&message)).collect::<PyResult<Vec<_>>>()?;
@@ -154,6 +177,11 @@ impl PySession {
         dict.set_item("messages_delivered", delivered.messages)?;
         dict.set_item("batches_delivered", delivered.batches)?;
         dict.set_item("callback_errors", delivered.callback_errors)?;
+        if let Some(decode_stats) = &self.decode_stats {
+            for (name, value) in decode_stats.snapshot() {
+                dict.set_item(name, value)?;
+            }
+        }
         if let Some(connection) = self.session.current() {
             let stats = connection.stats();
             dict.set_item("messages_in", stats.messages_in)?;

@@ -109,6 +109,10 @@ impl PySubscriptions {
             .is_ok_and(|id| self.manager().reject(id, reason, since_epoch(now_ns)).is_ok())
     }
 
+    fn oldest_sent(&self) -> Option<u64> {
+        self.manager().oldest_sent()
+    }
+
     fn expire(&self, now_ns: u64) -> usize {
         self.manager().expire(since_epoch(now_ns))
     }

@@ -97,9 +97,10 @@ impl SimBook {
     pub fn apply(&mut self, update_id: u64, bids: &[Level], asks: &[Level]) {
         for (side, levels) in [(&mut self.bids, bids), (&mut self.asks, asks)] {
             for level in levels {
-                if level.qty.is_zero() {
-                    side.remove(&level.price);
-                } else {
+                // Removed first so the key is the price as last sent: equal decimals may be
+                // written differently (`101.50`, `101.5`), and checksums hash the text.
+                side.remove(&level.price);
+                if !level.qty.is_zero() {
                     side.insert(level.price, level.qty);
                 }
             }
@@ -253,12 +254,7 @@ pub trait VenueSim: Send {
     /// # Errors
     ///
     /// The HTTP status and body to refuse the upgrade with (an unknown path: 404).
-    fn on_open(
-        &mut self,
-        path_and_query: &str,
-        ctx: &dyn SimContext,
-        out: &mut Outbox,
-    ) -> Result<(), (u16, String)>;
+    fn on_open(&mut self, path_and_query: &str, ctx: &dyn SimContext, out: &mut Outbox) -> Result<(), (u16, String)>;
 
     /// A text message from the client: replies (acks, errors, pongs, snapshots for new book
     /// subscriptions) go to `out`. Whether the client has subscribed to anything yet is

@@ -414,6 +414,19 @@ impl SubscriptionManager {
         Ok(())
     }
 
+    /// The id of the oldest request sent and not yet answered: what an answer from a venue
+    /// that echoes no request id (Coinbase) answers, since it answers in order.
+    #[must_use]
+    pub fn oldest_sent(&self) -> Option<u64> {
+        self.batches
+            .iter()
+            .filter_map(|batch| match batch.phase {
+                Phase::Sent { request_id, .. } => Some(request_id),
+                Phase::Waiting { .. } => None,
+            })
+            .min()
+    }
+
     /// The venue refused request `request_id`: it is sent again after
     /// [`SubscribeConfig::retry_delay`], or reported as a [`Failure`] once it has been tried
     /// [`SubscribeConfig::max_attempts`] times.
@@ -690,6 +703,19 @@ mod tests {
         assert_eq!(subs.request_subscription([499, 500, 500]), 1);
         assert_eq!(send_one(&mut subs, secs(0)).ids, [500]);
         subs.check_invariants();
+    }
+
+    #[test]
+    fn answers_without_ids_confirm_the_oldest_request_first() {
+        let mut subs = manager();
+        subs.request_subscription(0..450);
+        let requests = subs.next_requests(secs(0));
+        assert_eq!(subs.oldest_sent(), Some(requests[0].id));
+        subs.confirm(requests[0].id).unwrap();
+        assert_eq!(subs.oldest_sent(), Some(requests[1].id), "the next oldest, whatever the storage order");
+        subs.confirm(requests[1].id).unwrap();
+        subs.confirm(requests[2].id).unwrap();
+        assert_eq!(subs.oldest_sent(), None);
     }
 
     #[test]

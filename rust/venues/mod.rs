@@ -7,6 +7,8 @@
 //!   (ack, refusal, heartbeat, planned reconnect, ignored).
 //! - One module per venue: [`binance`], [`bybit`], [`okx`], [`coinbase`], [`kraken`].
 //! - [`adapter`]: the adapter for a venue and instrument kind.
+//! - [`VenueDecoder`]: an adapter as a connection inbox's [`Decoder`], so messages are parsed
+//!   on the I/O thread and the consumer is handed [`Decoded`] items; with its [`DecodeStats`].
 //!
 //! Invariants:
 //! - `parse` never panics on any input: malformed JSON, wrong types, absurd numbers and huge
@@ -24,8 +26,11 @@ pub mod coinbase;
 pub mod kraken;
 pub mod okx;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::conn::{Decoder, Payload};
 use crate::model::{Channel, Event, InstrumentKind, MarketRef, SymbolError, Venue};
 
 /// A venue's fixed facts for one endpoint.
@@ -177,6 +182,13 @@ pub trait Adapter: Send {
     fn unsubscribe(&self, request_id: u64, pairs: &[(MarketRef, Channel)], out: &mut Vec<String>)
     -> Result<(), VenueError>;
 
+    /// How many answers (acks or refusals) the venue sends to one request of `pairs` pairs
+    /// built as `messages` messages: one per message by default; OKX answers each channel
+    /// argument, Kraken each symbol.
+    fn answers_expected(&self, _pairs: usize, messages: usize) -> usize {
+        messages
+    }
+
     /// Appends messages to send first on every new connection (Coinbase's `heartbeats`
     /// subscription); none by default.
     fn on_connect(&self, _out: &mut Vec<String>) {}
@@ -207,5 +219,111 @@ pub fn adapter(venue: Venue, kind: InstrumentKind) -> Result<Box<dyn Adapter>, V
         Venue::Okx => okx::adapter(kind),
         Venue::Coinbase => coinbase::adapter(kind),
         Venue::Kraken => kraken::adapter(kind),
+    }
+}
+
+/// What a venue connection hands its consumer: market events, the controls the consumer acts
+/// on (acks, refusals, planned reconnects), and messages that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decoded {
+    /// A market event.
+    Event(Event),
+    /// An ack, refusal or reconnect notice ([`Control::Ack`], [`Control::Rejected`],
+    /// [`Control::Reconnect`]); heartbeats, pongs and unknown messages are only counted.
+    Control(Control),
+    /// A message the adapter could not read, raw text kept.
+    Error(ParseError),
+}
+
+/// Counts of what a [`VenueDecoder`] has seen, readable from any thread.
+#[derive(Debug, Default)]
+pub struct DecodeStats {
+    /// Messages decoded.
+    pub messages: AtomicU64,
+    /// Market events produced.
+    pub events: AtomicU64,
+    /// Acks and refusals.
+    pub acks: AtomicU64,
+    /// Venue heartbeats.
+    pub heartbeats: AtomicU64,
+    /// Answers to application pings.
+    pub pongs: AtomicU64,
+    /// Well-formed messages with nothing for us.
+    pub unknown: AtomicU64,
+    /// Messages that could not be read.
+    pub parse_errors: AtomicU64,
+}
+
+impl DecodeStats {
+    /// The counters as (name, value) pairs, for `stats()` dicts.
+    #[must_use]
+    pub fn snapshot(&self) -> [(&'static str, u64); 7] {
+        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        [
+            ("messages_decoded", get(&self.messages)),
+            ("events", get(&self.events)),
+            ("acks", get(&self.acks)),
+            ("heartbeats", get(&self.heartbeats)),
+            ("pongs", get(&self.pongs)),
+            ("unknown_messages", get(&self.unknown)),
+            ("parse_errors", get(&self.parse_errors)),
+        ]
+    }
+}
+
+/// A venue [`Adapter`] decoding a connection's messages on the reader's side of its inbox.
+pub struct VenueDecoder {
+    adapter: Box<dyn Adapter>,
+    events: Vec<Event>,
+    stats: Arc<DecodeStats>,
+}
+
+impl VenueDecoder {
+    /// Decodes with `adapter`, counting into `stats`.
+    #[must_use]
+    pub fn new(adapter: Box<dyn Adapter>, stats: Arc<DecodeStats>) -> Self {
+        Self { adapter, events: Vec::new(), stats }
+    }
+}
+
+impl std::fmt::Debug for VenueDecoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let spec = self.adapter.spec();
+        write!(f, "VenueDecoder({} {})", spec.venue, spec.endpoint)
+    }
+}
+
+impl Decoder for VenueDecoder {
+    fn decode(&mut self, message: Payload<'_>, receive_time_ns: u64, out: &mut Vec<Decoded>) {
+        let raw = match message {
+            Payload::Text(text) | Payload::Ascii(text) => text.as_bytes(),
+            Payload::Binary(data) => data,
+            Payload::Event(_) | Payload::Decoded(_) => return,
+        };
+        let stats = &*self.stats;
+        stats.messages.fetch_add(1, Ordering::Relaxed);
+        self.events.clear();
+        match self.adapter.parse(raw, receive_time_ns, &mut self.events) {
+            Ok(Control::Data) => {
+                stats.events.fetch_add(self.events.len() as u64, Ordering::Relaxed);
+                out.extend(self.events.drain(..).map(Decoded::Event));
+            }
+            Ok(Control::Heartbeat) => _ = stats.heartbeats.fetch_add(1, Ordering::Relaxed),
+            Ok(Control::Pong) => _ = stats.pongs.fetch_add(1, Ordering::Relaxed),
+            Ok(Control::Unknown) => _ = stats.unknown.fetch_add(1, Ordering::Relaxed),
+            Ok(control @ (Control::Ack { .. } | Control::Rejected { .. })) => {
+                stats.acks.fetch_add(1, Ordering::Relaxed);
+                out.push(Decoded::Control(control));
+            }
+            Ok(control @ Control::Reconnect { .. }) => out.push(Decoded::Control(control)),
+            Err(error) => {
+                stats.parse_errors.fetch_add(1, Ordering::Relaxed);
+                out.push(Decoded::Error(error));
+            }
+        }
+    }
+
+    fn reset(&mut self) {
+        self.adapter.reset();
     }
 }
