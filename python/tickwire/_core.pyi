@@ -152,6 +152,8 @@ class Simulator:
         """The simulated venues, in configuration order."""
     def url(self, venue: str, path: str | None = None) -> str:
         """The venue's WebSocket URL (at ``path``, or its first path)."""
+    def urls(self) -> list[tuple[str, str]]:
+        """Every endpoint's (name, URL): ``binance``, ``bybit``, ``bybit-linear`` …"""
     def markets(self, venue: str) -> list[tuple[str, str]]:
         """The venue's markets as (unified, native) pairs."""
     def inject(self, venue: str, fault: str, symbol: str | None = None) -> int:

@@ -138,9 +138,10 @@ class Simulator:
         return self._handle().url(venue, path)
 
     def urls(self) -> dict[str, str]:
-        """Every venue's :meth:`url`, by venue name."""
-        handle = self._handle()
-        return {venue: handle.url(venue, None) for venue in handle.venues()}
+        """Every endpoint's URL by name, as :class:`~tickwire.Feed` takes them
+        (``Feed(urls=sim.urls())``): each venue's :meth:`url`, and ``"bybit-linear"`` for
+        Bybit's perpetuals."""
+        return dict(self._handle().urls())
 
     def markets(self, venue: str) -> list[tuple[str, str]]:
         """The markets ``venue`` simulates, as (unified symbol, native symbol) pairs.

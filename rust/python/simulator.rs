@@ -83,6 +83,10 @@ impl PySimulator {
         self.with(|sim| Ok(sim.venues().into_iter().map(Venue::as_str).collect()))
     }
 
+    fn urls(&self) -> PyResult<Vec<(&'static str, String)>> {
+        self.with(|sim| Ok(sim.urls()))
+    }
+
     #[pyo3(signature = (venue, path=None))]
     fn url(&self, venue: &str, path: Option<&str>) -> PyResult<String> {
         let venue = self::venue(venue)?;

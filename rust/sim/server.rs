@@ -110,15 +110,16 @@ impl std::fmt::Debug for SimConfig {
     }
 }
 
-/// The paths a venue's clients open (the first is the one [`Simulator::url`] gives).
+/// A venue's WebSocket endpoints: the name a [`crate::venues`] endpoint goes by (as the
+/// Python `Feed(urls=...)` takes it) and its path. The first is the venue's own URL.
 #[must_use]
-pub const fn venue_paths(venue: Venue) -> &'static [&'static str] {
+pub const fn venue_endpoints(venue: Venue) -> &'static [(&'static str, &'static str)] {
     match venue {
-        Venue::Binance => &["/stream", "/ws"],
-        Venue::Bybit => &["/v5/public/spot", "/v5/public/linear"],
-        Venue::Okx => &["/ws/v5/public"],
-        Venue::Coinbase => &["/"],
-        Venue::Kraken => &["/v2"],
+        Venue::Binance => &[("binance", "/stream")],
+        Venue::Bybit => &[("bybit", "/v5/public/spot"), ("bybit-linear", "/v5/public/linear")],
+        Venue::Okx => &[("okx", "/ws/v5/public")],
+        Venue::Coinbase => &[("coinbase", "/")],
+        Venue::Kraken => &[("kraken", "/v2")],
     }
 }
 
@@ -356,14 +357,28 @@ impl Simulator {
         Ok(self.run(venue)?.addr)
     }
 
-    /// The WebSocket URL of `venue` at its first path ([`venue_paths`]), e.g.
+    /// The WebSocket URL of `venue` at its first endpoint ([`venue_endpoints`]), e.g.
     /// `ws://127.0.0.1:PORT/stream` for Binance.
     ///
     /// # Errors
     ///
     /// [`SimError::VenueNotSimulated`].
     pub fn url(&self, venue: Venue) -> Result<String, SimError> {
-        self.url_at(venue, venue_paths(venue)[0])
+        self.url_at(venue, venue_endpoints(venue)[0].1)
+    }
+
+    /// Every venue's endpoints by name (`binance`, `bybit`, `bybit-linear` …) with their URLs,
+    /// as a feed takes them instead of the production URLs.
+    #[must_use]
+    pub fn urls(&self) -> Vec<(&'static str, String)> {
+        self.venues
+            .iter()
+            .flat_map(|run| {
+                venue_endpoints(run.hub.venue)
+                    .iter()
+                    .map(|&(name, path)| (name, format!("ws://{}{path}", run.addr)))
+            })
+            .collect()
     }
 
     /// The URL of `venue` at `path` (Bybit linear: `/v5/public/linear`).

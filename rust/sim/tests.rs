@@ -422,6 +422,8 @@ fn urls_name_each_venues_path() {
     assert!(binance.starts_with("ws://127.0.0.1:") && binance.ends_with("/stream"), "{binance}");
     assert!(sim.url(Venue::Bybit).unwrap().ends_with("/v5/public/spot"));
     assert!(sim.url_at(Venue::Bybit, "/v5/public/linear").unwrap().ends_with("/linear"));
+    let names: Vec<_> = sim.urls().into_iter().map(|(name, _)| name).collect();
+    assert_eq!(names, ["binance", "bybit", "bybit-linear"]);
     assert_ne!(sim.addr(Venue::Binance).unwrap(), sim.addr(Venue::Bybit).unwrap());
     assert_eq!(sim.markets(Venue::Bybit).unwrap().len(), 2);
 }
