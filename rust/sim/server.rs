@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, broadcast, mpsc};
+use tokio::sync::{Notify, broadcast, mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::error::SimError;
@@ -32,9 +32,13 @@ use crate::model::{MarketRef, Venue};
 /// brings its own).
 pub type ProtocolFactory = Arc<dyn Fn(Venue) -> Box<dyn VenueSim> + Send + Sync>;
 
-/// Batches of happenings a client may fall behind by before it counts as slow (at the 1 ms
-/// batch interval: about a second of market data).
+/// The most batches a venue's ring holds: a client may fall this far behind before it counts
+/// as slow (at 1 ms batches: a second of market data).
 pub const RING_BATCHES: usize = 1024;
+
+/// The most happenings a venue's ring holds, whatever the rate: the ring keeps its slots filled,
+/// so this bounds the simulator's memory (a few tens of MB a venue).
+pub const RING_HAPPENINGS: usize = 128 * 1024;
 
 /// Happenings in one batch at the maximum rate.
 pub const MAX_RATE_BATCH: usize = 512;
@@ -268,6 +272,8 @@ struct VenueRun {
 /// A running simulator: one local server per venue. Dropping it stops it.
 pub struct Simulator {
     venues: Vec<VenueRun>,
+    /// Tells the listeners to stop (they end their clients first).
+    stop: watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for Simulator {
@@ -286,6 +292,7 @@ impl Simulator {
     pub fn start(config: &SimConfig) -> Result<Self, SimError> {
         validate(config)?;
         let runtime = crate::runtime::runtime()?;
+        let stop = watch::Sender::new(false);
         let mut venues = Vec::new();
         for (index, &venue) in config.venues.iter().enumerate() {
             let refs = markets_of(venue, &config.symbols)?;
@@ -312,7 +319,7 @@ impl Simulator {
                 venue,
                 markets: Mutex::new(VenueMarkets::new(&refs, config.depth, seed)),
                 refs,
-                batches: broadcast::channel(RING_BATCHES).0,
+                batches: broadcast::channel(ring_batches(config.rate, config.batch_interval)).0,
                 consumed: Notify::new(),
                 clients: Mutex::default(),
                 counters: Counters::default(),
@@ -326,7 +333,7 @@ impl Simulator {
                 source,
             })?;
             let mut tasks = vec![
-                runtime.spawn(accept(Arc::clone(&hub), listener)),
+                runtime.spawn(accept(Arc::clone(&hub), listener, stop.subscribe())),
                 runtime.spawn(generate(Arc::clone(&hub), config.rate, config.batch_interval)),
             ];
             if config.faults_per_minute > 0.0 {
@@ -335,7 +342,7 @@ impl Simulator {
             }
             venues.push(VenueRun { hub, addr, tasks });
         }
-        Ok(Self { venues })
+        Ok(Self { venues, stop })
     }
 
     fn run(&self, venue: Venue) -> Result<&VenueRun, SimError> {
@@ -452,8 +459,14 @@ impl Simulator {
     /// Stops every listener, generator and client, and waits until they have ended (their
     /// sockets are closed then).
     pub async fn stop(&mut self) {
+        self.stop.send_replace(true);
         for run in &mut self.venues {
-            for task in run.tasks.drain(..) {
+            let mut tasks = run.tasks.drain(..);
+            // The listener (first) ends by itself, after its clients; the others are endless.
+            if let Some(listener) = tasks.next() {
+                let _ = listener.await;
+            }
+            for task in tasks {
                 task.abort();
                 let _ = task.await;
             }
@@ -517,12 +530,33 @@ fn markets_of(venue: Venue, symbols: &[String]) -> Result<Vec<MarketRef>, SimErr
     Ok(markets)
 }
 
-/// Accepts clients until aborted; the client tasks live in a set that aborts them with it.
-async fn accept(hub: Arc<VenueHub>, listener: TcpListener) {
+/// How many batches the ring holds at `rate` (0: the maximum rate).
+fn ring_batches(rate: u64, interval: Duration) -> usize {
+    if rate == 0 {
+        return MAX_RATE_AHEAD * 2;
+    }
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss,
+        reason = "an estimate"
+    )]
+    let per_batch = ((rate as f64 * interval.as_secs_f64()) as usize).max(1);
+    (RING_HAPPENINGS / per_batch).clamp(16, RING_BATCHES)
+}
+
+/// Accepts clients until told to stop, then ends every client's task and waits for them (their
+/// sockets are closed when it returns). Aborted instead, it aborts them all without waiting.
+async fn accept(hub: Arc<VenueHub>, listener: TcpListener, mut stop: watch::Receiver<bool>) {
     let mut clients = JoinSet::new();
     let mut next_id = 0_u64;
     loop {
         tokio::select! {
+            _ = stop.changed() => {
+                drop(listener);
+                clients.shutdown().await;
+                return;
+            }
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else {
                     // Out of descriptors or similar: back off instead of spinning.
