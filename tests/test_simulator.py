@@ -270,3 +270,25 @@ def test_cli_simulate_runs_for_its_duration() -> None:
         timeout=30,
     )
     assert bad.returncode == 2 and "nowhere" in bad.stderr
+
+
+@pytest.mark.parametrize("channel", ["trades", "book", "bbo", "ticker"])
+async def test_a_feed_gets_every_channel_from_every_venue(channel: str) -> None:
+    symbols = {"BTC/USDT": ["binance", "bybit", "okx", "coinbase", "kraken"], "BTC/USDT-PERP": ["bybit"]}
+    async with tickwire.Simulator(ALL_VENUES, list(symbols), rate=2_000) as sim:
+        feed = tickwire.Feed(urls=sim.urls())
+        for symbol, venues in symbols.items():
+            for venue in venues:
+                feed.subscribe(venue, [symbol], [channel])  # type: ignore[list-item]
+        seen: set[tuple[str, str]] = set()
+        handler = {"trades": feed.on_trade, "book": feed.on_book, "bbo": feed.on_bbo, "ticker": feed.on_ticker}
+        handler[channel](lambda event: seen.add((event.venue, event.symbol)))
+        errors: list[Exception] = []
+        feed.on_error(errors.append)
+        wanted = {(venue, symbol) for symbol, venues in symbols.items() for venue in venues}
+        async with feed:
+            try:
+                await _until(lambda: seen >= wanted)
+            finally:
+                assert errors == []
+                assert seen >= wanted, f"missing {wanted - seen}"
