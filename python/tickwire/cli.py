@@ -76,9 +76,11 @@ def _split(names: str) -> list[str]:
 async def _simulate(simulator: Simulator, duration: float | None) -> None:
     """Serve until ``duration`` seconds have passed or Ctrl-C, printing counters every second."""
     async with simulator:
-        for venue, url in simulator.urls().items():
+        for venue in simulator.venues:
             markets = ", ".join(unified for unified, _ in simulator.markets(venue))
-            print(f"{venue:<9} {url}  ({markets})", flush=True)
+            print(f"{venue:<9} markets {markets}", flush=True)
+        for endpoint, url in simulator.urls().items():
+            print(f"{endpoint:<13} {url}", flush=True)
         started = time.monotonic()
         deadline = None if duration is None else started + duration
         last = started
