@@ -160,8 +160,8 @@ class Simulator:
         """Inject a fault into every client of the venue; returns how many it reached."""
     def stats(self) -> dict[str, dict[str, Any]]:
         """Counters by venue."""
-    def close(self) -> Awaitable[None]:
-        """Stop every server and wait until its tasks have ended."""
+    def close(self) -> None:
+        """Stop every server and wait (without the GIL) until its tasks have ended."""
 
 @final
 class Subscriptions:

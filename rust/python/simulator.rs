@@ -133,14 +133,16 @@ impl PySimulator {
         Ok(all)
     }
 
-    fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    /// Stops the simulator, blocking (without the interpreter) for the few milliseconds that
+    /// takes. Not an awaitable on purpose: a tokio task that resolves a Python future can still
+    /// be inside the interpreter when the process exits right after, which aborts it.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
         let simulator = self.simulator.lock().unwrap_or_else(PoisonError::into_inner).take();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            if let Some(mut simulator) = simulator {
-                simulator.stop().await;
-            }
-            Ok(())
-        })
+        if let Some(mut simulator) = simulator {
+            let runtime = crate::runtime::runtime()?;
+            py.detach(|| runtime.block_on(simulator.stop()));
+        }
+        Ok(())
     }
 
     fn __repr__(&self) -> String {
