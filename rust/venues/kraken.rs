@@ -439,6 +439,11 @@ impl Adapter for KrakenAdapter {
         &SPEC
     }
 
+    /// Kraken acks each symbol of each channel message: one answer per pair.
+    fn answers_expected(&self, pairs: usize, _messages: usize) -> usize {
+        pairs
+    }
+
     fn subscribe(
         &self,
         request_id: u64,
