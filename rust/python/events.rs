@@ -5,6 +5,9 @@
 //! converted until it is read. Prices and quantities are read as `decimal.Decimal` (exact; made
 //! on access) or, for speed, as `float` through the `*_float` accessors (correctly rounded).
 //! Symbols are made into `str` on access.
+//!
+//! The classes keep freelists: a firehose creates and drops an event per message, and reusing
+//! the objects spares the allocator (and the kernel's page zeroing when arenas come and go).
 
 use std::collections::hash_map::DefaultHasher;
 use std::fmt::Write as _;
@@ -143,7 +146,7 @@ macro_rules! event_class {
 }
 
 /// `tickwire.Trade`.
-#[pyclass(name = "Trade", module = "tickwire", frozen)]
+#[pyclass(name = "Trade", module = "tickwire", frozen, freelist = 4096)]
 pub struct PyTrade(pub Trade);
 
 event_class!(PyTrade, "Trade", {
@@ -226,7 +229,7 @@ event_class!(PyTrade, "Trade", {
 });
 
 /// `tickwire.BBO`.
-#[pyclass(name = "BBO", module = "tickwire", frozen)]
+#[pyclass(name = "BBO", module = "tickwire", frozen, freelist = 4096)]
 pub struct PyBbo(pub Bbo);
 
 event_class!(PyBbo, "BBO", {
@@ -301,7 +304,7 @@ event_class!(PyBbo, "BBO", {
 });
 
 /// `tickwire.BookUpdate`.
-#[pyclass(name = "BookUpdate", module = "tickwire", frozen)]
+#[pyclass(name = "BookUpdate", module = "tickwire", frozen, freelist = 1024)]
 pub struct PyBookUpdate(pub BookUpdate);
 
 event_class!(PyBookUpdate, "BookUpdate", {

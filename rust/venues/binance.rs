@@ -146,6 +146,11 @@ impl BinanceSpot {
                 }
             };
         }
+        // A raw `/ws` trade payload, the busiest raw stream, without the general path's
+        // second pass.
+        if leading_string(raw, br#"{"e":""#) == Some("trade") {
+            return self.trade(from_slice(raw)?, receive_time_ns, events);
+        }
         self.read_general(raw, receive_time_ns, events)
     }
 
@@ -428,8 +433,13 @@ impl StreamKind {
 
 /// The stream name of a message that starts `{"stream":"<name>"`, as Binance writes envelopes.
 fn leading_stream_name(raw: &[u8]) -> Option<&str> {
-    const PREFIX: &[u8] = br#"{"stream":""#;
-    let rest = raw.strip_prefix(PREFIX)?;
+    leading_string(raw, br#"{"stream":""#)
+}
+
+/// The string value right after `prefix`, if the message starts with it and the value has no
+/// escapes.
+fn leading_string<'a>(raw: &'a [u8], prefix: &[u8]) -> Option<&'a str> {
+    let rest = raw.strip_prefix(prefix)?;
     let end = rest.iter().position(|&byte| byte == b'"' || byte == b'\\')?;
     if rest[end] == b'\\' {
         return None;
@@ -437,8 +447,11 @@ fn leading_stream_name(raw: &[u8]) -> Option<&str> {
     std::str::from_utf8(&rest[..end]).ok()
 }
 
+/// Validates UTF-8 once for the whole message (SIMD), then reads it as `str`: `serde_json`
+/// reading bytes would check every string it borrows again.
 fn from_slice<'a, T: Deserialize<'a>>(raw: &'a [u8]) -> Result<T, String> {
-    serde_json::from_slice(raw).map_err(|error| error.to_string())
+    let text = simdutf8::basic::from_utf8(raw).map_err(|_| "the message is not UTF-8".to_owned())?;
+    serde_json::from_str(text).map_err(|error| error.to_string())
 }
 
 fn shutdown(raw: ShutdownRaw) -> Control {
