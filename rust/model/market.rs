@@ -117,22 +117,25 @@ impl MarketCache {
     /// # Errors
     ///
     /// As [`intern`], for a symbol not seen before.
+    ///
+    /// # Panics
+    ///
+    /// Never: the memo is filled before it is read.
     #[inline]
     pub fn get(&mut self, wire: &str) -> Result<&MarketRef, SymbolError> {
         if self.last.is_none() || self.last_wire != wire {
-            let market = match self.by_wire.get(wire) {
-                Some(market) => Arc::clone(market),
-                None => {
-                    let market = intern(self.venue, self.kind, wire)?;
-                    self.by_wire.insert(wire.into(), Arc::clone(&market));
-                    market
-                }
+            let market = if let Some(market) = self.by_wire.get(wire) {
+                Arc::clone(market)
+            } else {
+                let market = intern(self.venue, self.kind, wire)?;
+                self.by_wire.insert(wire.into(), Arc::clone(&market));
+                market
             };
             self.last_wire.clear();
             self.last_wire.push_str(wire);
-            self.last = Some(market);
+            return Ok(self.last.insert(market));
         }
-        Ok(self.last.as_ref().expect("set above"))
+        Ok(self.last.as_ref().expect("checked above"))
     }
 
     /// The venue this cache is for.

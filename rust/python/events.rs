@@ -577,7 +577,16 @@ pub fn parse<'py>(py: Python<'py>, venue: &str, raw: &Bound<'py, PyAny>, kind: &
     let venue = Venue::from_str(venue).map_err(|error| PyValueError::new_err(error.to_string()))?;
     let mut adapter = adapter(venue, kind_from_name(kind)?).map_err(|error| PyValueError::new_err(error.to_string()))?;
     let bytes: Vec<u8> = if let Ok(text) = raw.cast::<PyString>() {
-        text.to_str()?.as_bytes().to_vec()
+        // Lone surrogates: no venue sends them, and they have no UTF-8 form to parse.
+        let Ok(utf8) = text.to_str() else {
+            let lossy = text.to_string_lossy();
+            let reason = "the text has lone surrogates, which are not UTF-8";
+            let message = ParseError::new(venue, reason, lossy.as_bytes()).to_string();
+            let class = py.import("tickwire.exceptions")?.getattr("ParseError")?;
+            // The exception keeps the very string given, surrogates and all.
+            return Err(PyErr::from_value(class.call1((message, "", venue.as_str(), reason, text))?));
+        };
+        utf8.as_bytes().to_vec()
     } else if let Ok(data) = raw.cast::<PyBytes>() {
         data.as_bytes().to_vec()
     } else {

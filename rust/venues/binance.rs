@@ -27,6 +27,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
+use super::json::from_slice;
 use super::{Adapter, Control, ParseError, Spec, VenueError};
 use crate::model::{
     Bbo, BookUpdate, Channel, Decimal, Event, InstrumentKind, Level, MarketCache, MarketRef, Side, Ticker,
@@ -327,17 +328,13 @@ impl Adapter for BinanceSpot {
         self.request("UNSUBSCRIBE", request_id, pairs, out)
     }
 
-    fn parse(
+    fn read_message(
         &mut self,
         raw: &[u8],
         receive_time_ns: u64,
         events: &mut Vec<Event>,
-    ) -> Result<Control, ParseError> {
-        let length = events.len();
-        self.read(raw, receive_time_ns, events).map_err(|reason| {
-            events.truncate(length);
-            ParseError::new(Venue::Binance, reason, raw)
-        })
+    ) -> Result<Control, String> {
+        self.read(raw, receive_time_ns, events)
     }
 }
 
@@ -385,10 +382,10 @@ pub fn parse_depth_snapshot(
         #[serde(borrow)]
         msg: Cow<'a, str>,
     }
-    let snapshot: DepthSnapshotRaw = serde_json::from_slice(raw).map_err(|error| {
-        let reason = match serde_json::from_slice::<RestError>(raw) {
+    let snapshot: DepthSnapshotRaw = super::json::from_slice(raw).map_err(|error| {
+        let reason = match super::json::from_slice::<RestError>(raw) {
             Ok(rest) => format!("Binance error {}: {}", rest.code, rest.msg),
-            Err(_) => error.to_string(),
+            Err(_) => error.clone(),
         };
         ParseError::new(Venue::Binance, reason, raw)
     })?;
@@ -447,12 +444,6 @@ fn leading_string<'a>(raw: &'a [u8], prefix: &[u8]) -> Option<&'a str> {
     std::str::from_utf8(&rest[..end]).ok()
 }
 
-/// Validates UTF-8 once for the whole message (SIMD), then reads it as `str`: `serde_json`
-/// reading bytes would check every string it borrows again.
-fn from_slice<'a, T: Deserialize<'a>>(raw: &'a [u8]) -> Result<T, String> {
-    let text = simdutf8::basic::from_utf8(raw).map_err(|_| "the message is not UTF-8".to_owned())?;
-    serde_json::from_str(text).map_err(|error| error.to_string())
-}
 
 fn shutdown(raw: ShutdownRaw) -> Control {
     Control::Reconnect { reason: format!("serverShutdown (event time {} ms)", raw.event_time_ms) }
