@@ -279,20 +279,28 @@ impl PyDispatch {
         Ok(())
     }
 
-    /// Removes `handler` (compared by identity) from `channel`; returns how many were removed.
+    /// Removes `handler` from `channel`, compared as `list.remove` compares (so a bound
+    /// method taken again is the same handler); returns how many were removed.
     fn remove(&self, py: Python<'_>, channel: &str, handler: &Bound<'_, PyAny>) -> PyResult<usize> {
         let channel = channel_index(channel)?;
         let mut removed = 0;
+        let mut failure = None;
         self.update(py, |tables| {
             let mut keep = |handlers: &mut Vec<Py<PyAny>>| {
                 let before = handlers.len();
-                handlers.retain(|h| !h.bind(py).is(handler));
+                handlers.retain(|h| match h.bind(py).eq(handler) {
+                    Ok(equal) => !equal,
+                    Err(error) => {
+                        failure.get_or_insert(error);
+                        true
+                    }
+                });
                 removed += before - handlers.len();
             };
             keep(&mut tables.every_market[channel]);
             tables.by_market[channel].iter_mut().for_each(keep);
         });
-        Ok(removed)
+        failure.map_or(Ok(removed), Err)
     }
 
     /// Handlers registered, over every channel and market.
