@@ -252,7 +252,7 @@ class _BuiltinLink(_Link):
 
     def requests(self, request_id: int, is_subscribe: bool, pairs: list[Subscription]) -> list[str | bytes]:
         build = self.protocol.subscribe_request if is_subscribe else self.protocol.unsubscribe_request
-        return list(build(request_id, pairs))
+        return list(build(request_id, [(symbol, str(channel)) for symbol, channel in pairs]))
 
     def answers_expected(self, pairs: int, messages: int) -> int:
         return self.protocol.answers_expected(pairs, messages)
