@@ -73,6 +73,8 @@ class Client:
     package = ""
     #: Whether ``open`` takes a callback of lists (one call per batch) instead of one message.
     batched = False
+    #: Whether the client decodes by itself and offers ``open_typed`` (the ``typed`` scenario).
+    typed = False
 
     async def open(self, url: str, on_message: Callback | None) -> None:
         """Connect; with ``on_message`` every message goes to it, else use :meth:`recv`.
@@ -159,6 +161,48 @@ class TickwireBatchClient(TickwireClient):
         self._conn = await self._tickwire.connect(url, max_queue=65536)
         if on_message is not None:
             self._conn.on_batch(on_message)
+
+
+class TickwireFeedClient(TickwireClient):
+    """tickwire's ``Feed`` on the built-in Binance venue: frames parsed in Rust on the I/O
+    thread, typed ``tickwire.Trade`` objects routed to the callback by Rust. Only the ``typed``
+    scenario; "go" is the venue's own SUBSCRIBE request, which starts the firehose alike."""
+
+    typed = True
+
+    async def open_typed(self, url: str, on_trade: Callable[[Any], object], on_end: Callable[[Message], None]) -> None:
+        self._tickwire = tw = import_tickwire()
+        self._feed = tw.Feed(urls={"binance": url}, max_queue=65536)
+        self._feed.add_venue("binance")
+        self._feed.on_trade(on_trade)
+
+        # The firehose's sentinel is no Binance message: it arrives as a ParseError.
+        def on_error(error: BaseException) -> None:
+            if isinstance(error, tw.ParseError):
+                on_end(error.raw)
+
+        self._feed.on_error(on_error)
+        await self._feed.start()
+        deadline = time.monotonic() + _OPEN_TIMEOUT_S
+        while not self._feed.is_connected():  # bounded by the deadline
+            if time.monotonic() > deadline:
+                raise BenchError("the feed did not connect")
+            await asyncio.sleep(0.001)
+        self._session = self._feed._links["binance"].session
+
+    async def send(self, data: str) -> None:
+        self._feed.subscribe("binance", ["BTC/USDT"], ["trades"])
+
+    async def wait_closed(self) -> None:
+        await self._session.wait_closed()
+
+    async def close(self) -> None:
+        await self._feed.stop()
+
+    def details(self) -> dict[str, Any]:
+        stats = self._session.stats()
+        keys = ("messages_delivered", "batches_delivered", "queue_full_events", "parse_errors")
+        return {k: stats[k] for k in keys if k in stats}
 
 
 class PicowsClient(Client):
@@ -290,6 +334,7 @@ class AiohttpClient(Client):
 CLIENTS: dict[str, tuple[type[Client], str]] = {
     "tickwire": (TickwireClient, "uvloop"),
     "tickwire-batch": (TickwireBatchClient, "uvloop"),
+    "tickwire-feed": (TickwireFeedClient, "uvloop"),
     "picows": (PicowsClient, "uvloop"),
     "websockets": (WebsocketsClient, "uvloop"),
     "aiohttp": (AiohttpClient, "uvloop"),
@@ -437,6 +482,59 @@ async def run_throughput(client: Client, url: str, expected: int, *, decode: boo
     return result
 
 
+async def run_typed(client: Client, url: str, expected: int, *, stall_s: float, limit_s: float) -> dict[str, Any]:
+    """Messages/s to a callback that receives each trade as a typed object and reads its price
+    as a float: tickwire's Feed hands ``tickwire.Trade`` objects; every other client decodes
+    each message with msgspec into a ``Trade`` struct and calls the same callback."""
+    loop = asyncio.get_running_loop()
+    finished: asyncio.Future[tuple[int, int, Message]] = loop.create_future()
+    count = 0
+    total = 0.0
+
+    def finish(message: Message) -> None:
+        if not finished.done():
+            finished.set_result((time.perf_counter_ns(), cpu_ns(), message))
+
+    if client.typed:
+
+        def on_trade(trade: Any) -> None:
+            nonlocal count, total
+            total += trade.price_float
+            count += 1
+
+        await asyncio.wait_for(client.open_typed(url, on_trade, finish), _OPEN_TIMEOUT_S + 5)  # type: ignore[attr-defined]
+    else:
+        decoder = TRADE_DECODER.decode
+
+        def on_message(message: Message) -> None:
+            nonlocal count, total
+            if len(message) < SENTINEL_MAX_LEN:
+                finish(message)
+                return
+            trade = decoder(message)
+            total += float(trade.price)
+            count += 1
+
+        def on_batch(batch: list[Message]) -> None:
+            for message in batch:
+                on_message(message)
+
+        await open_client(client, url, on_batch if client.batched else on_message)
+    wall0, cpu0 = time.perf_counter_ns(), cpu_ns()
+    await client.send("go")
+    wall1, cpu1, _ = await guard(finished, lambda: count, stall_s=stall_s, limit_s=limit_s, ended=client.wait_closed())
+    if count != expected:
+        raise BenchError(f"received {count} of {expected} messages")
+    elapsed = (wall1 - wall0) / 1e9
+    return {
+        "messages": count,
+        "seconds": elapsed,
+        "msgs_per_s": count / elapsed,
+        "cpu_us_per_msg": (cpu1 - cpu0) / 1000 / count,
+        "cpu_share": (cpu1 - cpu0) / (wall1 - wall0),
+    }
+
+
 async def run_latency(client: Client, url: str, expected: int, *, warmup: int, stall_s: float, limit_s: float) -> dict[str, Any]:
     """Server-write-to-callback latency of paced messages, from the timestamp in each payload."""
     loop = asyncio.get_running_loop()
@@ -491,6 +589,10 @@ async def run_echo(client: Client, url: str, count: int, *, warmup: int, stall_s
 def _scenario(name: str, client: Client, port: int, p: dict[str, Any]) -> Awaitable[dict[str, Any]]:
     base = f"ws://127.0.0.1:{port}"
     stall, limit = p["stall_s"], p["limit_s"]
+    if name == "typed":
+        return run_typed(client, f"{base}/bulk?n={p['messages']}", p["messages"], stall_s=stall, limit_s=limit)
+    if client.typed:
+        raise BenchError(f"{type(client).__name__} runs only the typed scenario")
     if name in ("raw", "decoded"):
         return run_throughput(client, f"{base}/bulk?n={p['messages']}", p["messages"], decode=name == "decoded", stall_s=stall, limit_s=limit)
     if name == "latency":

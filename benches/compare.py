@@ -11,6 +11,11 @@ raw
     nothing a library buffers before its first callback escapes the measurement.
 decoded
     The same, with the callback decoding each message into a typed ``msgspec.Struct``.
+typed
+    Trades to a callback that receives a typed trade and reads its price as a float:
+    ``tickwire-feed`` is tickwire's ``Feed`` on its built-in Binance venue (parsed in Rust on
+    the I/O thread, ``tickwire.Trade`` objects routed by Rust); every other client decodes each
+    message with msgspec into a ``Trade`` struct for the same callback.
 latency
     Server-write-to-callback latency at a fixed ``--rate``: the server patches its
     ``time.monotonic_ns()`` into each frame just before writing it, the callback subtracts it
@@ -52,8 +57,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_clients  # noqa: E402
 import firehose  # noqa: E402
 
-DEFAULT_CLIENTS = ("tickwire", "tickwire-batch", "picows", "websockets", "aiohttp")
-SCENARIOS = ("raw", "decoded", "latency", "echo")
+DEFAULT_CLIENTS = ("tickwire", "tickwire-batch", "tickwire-feed", "picows", "websockets", "aiohttp")
+SCENARIOS = ("raw", "decoded", "typed", "latency", "echo")
+#: Clients that run only some scenarios.
+ONLY = {"tickwire-feed": ("typed",)}
 BASELINE = "picows"
 FULL = {"messages": 1_000_000, "latency_seconds": 5.0, "echo_count": 20_000}
 QUICK = {"messages": 100_000, "latency_seconds": 1.0, "echo_count": 2_000}
@@ -88,6 +95,8 @@ def _cpu(v: float) -> str:
 COLUMNS = (
     Column("raw msg/s", "raw", "msgs_per_s", _rate),
     Column("decoded msg/s", "decoded", "msgs_per_s", _rate),
+    Column("typed msg/s", "typed", "msgs_per_s", _rate),
+    Column("typed CPU µs/msg", "typed", "cpu_us_per_msg", _cpu),
     Column("CPU µs/msg", "raw", "cpu_us_per_msg", _cpu),
     Column("lat p50 µs", "latency", "p50_us", _us),
     Column("lat p99 µs", "latency", "p99_us", _us),
@@ -154,6 +163,7 @@ def scenario_params(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     limits = {
         "raw": 30 + args.messages / 10_000,
         "decoded": 30 + args.messages / 10_000,
+        "typed": 30 + args.messages / 10_000,
         "latency": 30 + 2 * (args.latency_seconds + args.latency_warmup),
         "echo": 30 + args.echo_count / 1_000,
     }
@@ -285,7 +295,7 @@ def run_client(ctx: Any, name: str, scenario: str, port: int, params: dict[str, 
 def summary(result: dict[str, Any], scenario: str) -> str:
     if not result["ok"]:
         return "FAILED: " + str(result["error"]).splitlines()[0]
-    if scenario in ("raw", "decoded"):
+    if scenario in ("raw", "decoded", "typed"):
         text = f"{result['msgs_per_s']:>12,.0f} msg/s  {result['cpu_us_per_msg']:.2f} µs CPU/msg  {100 * result['cpu_share']:.0f}% CPU"
     else:
         text = f"p50 {result['p50_us']:.1f} µs  p99 {result['p99_us']:.1f} µs  max {result['max_us']:.0f} µs"
@@ -304,6 +314,8 @@ def run_all(args: argparse.Namespace) -> dict[str, dict[str, dict[str, Any]]]:
         print(f"firehose server pid {server.process.pid} on ws://127.0.0.1:{server.port}/", flush=True)
         for scenario in args.scenarios:
             for name in args.clients:
+                if scenario not in ONLY.get(name, SCENARIOS):
+                    continue
                 if not server.alive():
                     raise RuntimeError(f"firehose server died (exit code {server.process.exitcode})")
                 result = run_client(ctx, name, scenario, server.port, params[scenario], args.client_cpu)

@@ -12,12 +12,16 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from . import _core
 from .exceptions import NORMAL_CLOSE_CODES, ConnectionClosed
 
 #: A callback given to ``on_message``; its return value is ignored.
 MessageCallback = Callable[[str | bytes], object]
 #: A callback given to ``on_batch``; its return value is ignored.
 BatchCallback = Callable[[list[str | bytes]], object]
+
+#: What delivery goes to: a user's callback, or a feed's handler tables (decoded sessions).
+Consumer = Callable[[Any], object] | _core.Dispatch
 
 
 class _Inbox(Protocol):
@@ -43,7 +47,7 @@ class MessageStream:
     def __init__(self, inbox: _Inbox, loop: asyncio.AbstractEventLoop) -> None:
         self._inbox = inbox
         self._loop = loop
-        self._callback: Callable[[Any], object] | None = None
+        self._callback: Consumer | None = None
         self._batch = False
         self._waiter: asyncio.Future[None] | None = None
         self._closed: asyncio.Future[None] = loop.create_future()
@@ -52,10 +56,10 @@ class MessageStream:
 
     # ---- what subclasses supply ---------------------------------------------------------
 
-    def _dispatch(self, callback: Callable[[Any], object]) -> bool:
+    def _dispatch(self, callback: Consumer) -> bool:
         raise NotImplementedError
 
-    def _dispatch_batch(self, callback: Callable[[Any], object]) -> bool:
+    def _dispatch_batch(self, callback: Consumer) -> bool:
         raise NotImplementedError
 
     def _on_event(self, event: dict[str, Any]) -> None:
@@ -134,7 +138,7 @@ class MessageStream:
         """
         self._set_callback(callback, batch=True)
 
-    def _set_callback(self, callback: Callable[[Any], object] | None, *, batch: bool) -> None:
+    def _set_callback(self, callback: Consumer | None, *, batch: bool) -> None:
         self._callback = callback
         self._batch = batch
         if callback is not None:

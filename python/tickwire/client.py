@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Any, Final, TypedDict, Unpack
 
 from . import _core
-from ._stream import BatchCallback, MessageCallback, MessageStream
+from ._stream import BatchCallback, Consumer, MessageCallback, MessageStream
 
 __all__ = [
     "DEFAULT_MAX_FRAME_SIZE",
@@ -198,10 +198,13 @@ class Connection(MessageStream):
         self._core = core
         super().__init__(core, loop)
 
-    def _dispatch(self, callback: Callable[[Any], object]) -> bool:
+    def _dispatch(self, callback: Consumer) -> bool:
+        # A lone connection decodes nothing: only user callbacks are ever set on it.
+        assert not isinstance(callback, _core.Dispatch)
         return self._core.dispatch(callback)
 
-    def _dispatch_batch(self, callback: Callable[[Any], object]) -> bool:
+    def _dispatch_batch(self, callback: Consumer) -> bool:
+        assert not isinstance(callback, _core.Dispatch)
         return self._core.dispatch_batch(callback)
 
     def __repr__(self) -> str:

@@ -213,7 +213,11 @@ class _BuiltinLink(_Link):
             confirm_timeout=feed._confirm_timeout,
             retry_delay=feed._retry_delay,
             max_attempts=feed._max_attempts,
-            app_ping_interval=protocol.app_ping_interval,
+            app_ping_interval=(
+                protocol.app_ping_interval
+                if protocol.app_ping_interval is None or feed._app_ping_interval is None
+                else feed._app_ping_interval
+            ),
         )
         self.protocol = protocol
         self.dispatch = _core.Dispatch(
@@ -248,7 +252,7 @@ class _BuiltinLink(_Link):
 
     def requests(self, request_id: int, is_subscribe: bool, pairs: list[Subscription]) -> list[str | bytes]:
         build = self.protocol.subscribe_request if is_subscribe else self.protocol.unsubscribe_request
-        return list(build(request_id, pairs))
+        return list(build(request_id, [(symbol, str(channel)) for symbol, channel in pairs]))
 
     def answers_expected(self, pairs: int, messages: int) -> int:
         return self.protocol.answers_expected(pairs, messages)
@@ -296,10 +300,13 @@ class Feed:
             again.
         max_attempts: Requests per subscription to a built-in venue before it is reported as a
             :class:`SubscriptionError`.
+        app_ping_interval: Seconds between the application pings of built-in venues that want
+            them (Bybit, OKX, Kraken), instead of each venue's own interval.
         **options: Connection options, as for :func:`tickwire.connect`.
 
     Raises:
-        ValueError: A name in ``urls`` that is no built-in venue endpoint.
+        ValueError: A name in ``urls`` that is no built-in venue endpoint, or an
+            ``app_ping_interval`` not above 0.
     """
 
     def __init__(
@@ -312,6 +319,7 @@ class Feed:
         confirm_timeout: float = 5.0,
         retry_delay: float = 1.0,
         max_attempts: int = 3,
+        app_ping_interval: float | None = None,
         **options: Unpack[ConnectOptions],
     ) -> None:
         self._urls = dict(urls or {})
@@ -325,6 +333,9 @@ class Feed:
         self._confirm_timeout = confirm_timeout
         self._retry_delay = retry_delay
         self._max_attempts = max_attempts
+        if app_ping_interval is not None and not app_ping_interval > 0:
+            raise ValueError(f"app_ping_interval must be above 0, not {app_ping_interval!r}")
+        self._app_ping_interval = app_ping_interval
         self._links: dict[str, _Link] = {}
         self._callbacks: dict[str, list[Callable[..., object]]] = {name: [] for name in (*CHANNELS, "state", "error")}
         self._strategies: list[Strategy] = []
@@ -476,10 +487,11 @@ class Feed:
 
     def off(self, channel: Channel, callback: Callable[..., object]) -> bool:
         """Stop calling ``callback`` for ``channel``, wherever it was added (``on_<channel>``,
-        a strategy, or :meth:`on`); returns whether it was registered."""
+        a strategy, or :meth:`on`); returns whether it was registered. Compared with ``==``,
+        so ``off("trades", obj.method)`` removes what ``on_trade(obj.method)`` added."""
         channel = _channels([channel])[0]
         before = len(self._callbacks[channel])
-        self._callbacks[channel] = [c for c in self._callbacks[channel] if c is not callback]
+        self._callbacks[channel] = [c for c in self._callbacks[channel] if c != callback]
         removed = len(self._callbacks[channel]) < before
         for link in self._links.values():
             if isinstance(link, _BuiltinLink) and link.dispatch.remove(channel, callback):

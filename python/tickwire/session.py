@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any, Unpack
 
 from . import _core
-from ._stream import MessageStream
+from ._stream import Consumer, MessageStream
 from .client import ConnectOptions, connect_options
 from .exceptions import ConnectionClosed
 
@@ -236,12 +236,13 @@ class Session(MessageStream):
         """Route decoded market events through ``dispatch`` (a feed's built-in venue)."""
         self._set_callback(dispatch, batch=False)
 
-    def _dispatch(self, callback: Callable[[Any], object]) -> bool:
-        if type(callback) is _core.Dispatch:
+    def _dispatch(self, callback: Consumer) -> bool:
+        if isinstance(callback, _core.Dispatch):
             return self._core.dispatch_market(callback)
         return self._core.dispatch(callback, self._on_event)
 
-    def _dispatch_batch(self, callback: Callable[[Any], object]) -> bool:
+    def _dispatch_batch(self, callback: Consumer) -> bool:
+        assert not isinstance(callback, _core.Dispatch)  # market dispatch is per message
         return self._core.dispatch_batch(callback, self._on_event)
 
     def _on_event(self, fields: dict[str, Any]) -> None:

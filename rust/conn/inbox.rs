@@ -312,11 +312,11 @@ impl Inbox {
         let mut slot = self.decoder.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(decoder) = slot.as_mut() else { return Some(batch) };
         let receive_time_ns = stats.last_receive_ns.load(Ordering::Relaxed);
-        let mut decoded = Vec::with_capacity(batch.len());
+        let mut items = Vec::with_capacity(batch.len());
         for index in 0..batch.len() {
-            decoder.decode(batch.payload(index), receive_time_ns, &mut decoded);
+            decoder.decode(batch.payload(index), receive_time_ns, &mut items);
         }
-        (!decoded.is_empty()).then_some(Batch::Decoded(decoded))
+        (!items.is_empty()).then_some(Batch::Decoded(items))
     }
 
     /// Publishes `batch` (decoded, if the inbox has a decoder), waiting for room if the inbox

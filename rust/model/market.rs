@@ -99,13 +99,17 @@ pub struct MarketCache {
     venue: Venue,
     kind: Option<InstrumentKind>,
     by_wire: HashMap<Box<str>, MarketRef>,
+    /// The last symbol looked up, and its market: streams repeat a symbol more often than they
+    /// switch, and a byte comparison is cheaper than hashing. The string's buffer is reused.
+    last_wire: String,
+    last: Option<MarketRef>,
 }
 
 impl MarketCache {
     /// A cache for `venue`'s symbols; `kind` as for [`intern`].
     #[must_use]
     pub fn new(venue: Venue, kind: Option<InstrumentKind>) -> Self {
-        Self { venue, kind, by_wire: HashMap::new() }
+        Self { venue, kind, by_wire: HashMap::new(), last_wire: String::new(), last: None }
     }
 
     /// The market `wire` names: a hash lookup after the first time.
@@ -113,13 +117,25 @@ impl MarketCache {
     /// # Errors
     ///
     /// As [`intern`], for a symbol not seen before.
+    ///
+    /// # Panics
+    ///
+    /// Never: the memo is filled before it is read.
     #[inline]
     pub fn get(&mut self, wire: &str) -> Result<&MarketRef, SymbolError> {
-        if !self.by_wire.contains_key(wire) {
-            let market = intern(self.venue, self.kind, wire)?;
-            self.by_wire.insert(wire.into(), market);
+        if self.last.is_none() || self.last_wire != wire {
+            let market = if let Some(market) = self.by_wire.get(wire) {
+                Arc::clone(market)
+            } else {
+                let market = intern(self.venue, self.kind, wire)?;
+                self.by_wire.insert(wire.into(), Arc::clone(&market));
+                market
+            };
+            self.last_wire.clear();
+            self.last_wire.push_str(wire);
+            return Ok(self.last.insert(market));
         }
-        Ok(&self.by_wire[wire])
+        Ok(self.last.as_ref().expect("checked above"))
     }
 
     /// The venue this cache is for.

@@ -110,6 +110,7 @@ impl Session {
     /// Closes the open connection (1000, `reason`) and opens a new one at once, as after a
     /// lost connection: for a venue that announced it will close this one (Binance's
     /// `serverShutdown`). Returns whether a connection was open.
+    #[must_use = "false means no connection was open, so none was closed"]
     pub fn reconnect(&self, reason: &str) -> bool {
         let Some(connection) = self.current() else { return false };
         self.shared.planned_reconnect.store(true, Ordering::Release);

@@ -180,25 +180,37 @@ pub fn dispatch_market(py: Python<'_>, inbox: &Inbox, dispatch: &PyDispatch) -> 
     let tables = dispatch.tables();
     let mut durations = Vec::with_capacity(inbox.len().min(DISPATCH_LIMIT));
     let mut counters = Counters::default();
+    // One clock read per event: an event's time runs from the end of the one before, so the
+    // inbox's own share is counted too.
+    let mut last = monotonic_ns();
     let outcome = inbox.drain(DISPATCH_LIMIT, |payload| -> PyResult<()> {
         match payload {
             Payload::Decoded(Decoded::Event(event)) => {
-                let started = monotonic_ns();
                 if dispatch.deliver_event(py, &tables, event)? {
-                    let spent = monotonic_ns() - started;
+                    let now = monotonic_ns();
+                    let spent = now - last;
+                    last = now;
                     durations.push(spent);
                     counters.events += 1;
                     counters.book_updates += u64::from(matches!(event, Event::Book(_)));
                     counters.latency_violations += u64::from(spent > dispatch.latency_budget_ns);
                 } else {
                     counters.filtered += 1;
+                    last = monotonic_ns();
                 }
             }
-            Payload::Decoded(Decoded::Control(control)) => dispatch.deliver_control(py, control)?,
-            Payload::Decoded(Decoded::Error(error)) => dispatch.report(py, parse_error(error, &dispatch.url)),
+            Payload::Decoded(Decoded::Control(control)) => {
+                dispatch.deliver_control(py, control)?;
+                last = monotonic_ns();
+            }
+            Payload::Decoded(Decoded::Error(error)) => {
+                dispatch.report(py, parse_error(error, &dispatch.url));
+                last = monotonic_ns();
+            }
             Payload::Event(event) => {
                 let event = session_event_to_python(py, event)?;
                 dispatch.call(py, &dispatch.on_state, event.as_any());
+                last = monotonic_ns();
             }
             Payload::Text(_) | Payload::Ascii(_) | Payload::Binary(_) => {
                 // An inbox without a decoder: nothing to route. Never happens for a feed's
@@ -267,20 +279,28 @@ impl PyDispatch {
         Ok(())
     }
 
-    /// Removes `handler` (compared by identity) from `channel`; returns how many were removed.
+    /// Removes `handler` from `channel`, compared as `list.remove` compares (so a bound
+    /// method taken again is the same handler); returns how many were removed.
     fn remove(&self, py: Python<'_>, channel: &str, handler: &Bound<'_, PyAny>) -> PyResult<usize> {
         let channel = channel_index(channel)?;
         let mut removed = 0;
+        let mut failure = None;
         self.update(py, |tables| {
             let mut keep = |handlers: &mut Vec<Py<PyAny>>| {
                 let before = handlers.len();
-                handlers.retain(|h| !h.bind(py).is(handler));
+                handlers.retain(|h| match h.bind(py).eq(handler) {
+                    Ok(equal) => !equal,
+                    Err(error) => {
+                        failure.get_or_insert(error);
+                        true
+                    }
+                });
                 removed += before - handlers.len();
             };
             keep(&mut tables.every_market[channel]);
             tables.by_market[channel].iter_mut().for_each(keep);
         });
-        Ok(removed)
+        failure.map_or(Ok(removed), Err)
     }
 
     /// Handlers registered, over every channel and market.

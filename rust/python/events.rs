@@ -5,6 +5,9 @@
 //! converted until it is read. Prices and quantities are read as `decimal.Decimal` (exact; made
 //! on access) or, for speed, as `float` through the `*_float` accessors (correctly rounded).
 //! Symbols are made into `str` on access.
+//!
+//! The classes keep freelists: a firehose creates and drops an event per message, and reusing
+//! the objects spares the allocator (and the kernel's page zeroing when arenas come and go).
 
 use std::collections::hash_map::DefaultHasher;
 use std::fmt::Write as _;
@@ -143,7 +146,7 @@ macro_rules! event_class {
 }
 
 /// `tickwire.Trade`.
-#[pyclass(name = "Trade", module = "tickwire", frozen)]
+#[pyclass(name = "Trade", module = "tickwire", frozen, freelist = 4096)]
 pub struct PyTrade(pub Trade);
 
 event_class!(PyTrade, "Trade", {
@@ -226,7 +229,7 @@ event_class!(PyTrade, "Trade", {
 });
 
 /// `tickwire.BBO`.
-#[pyclass(name = "BBO", module = "tickwire", frozen)]
+#[pyclass(name = "BBO", module = "tickwire", frozen, freelist = 4096)]
 pub struct PyBbo(pub Bbo);
 
 event_class!(PyBbo, "BBO", {
@@ -301,7 +304,7 @@ event_class!(PyBbo, "BBO", {
 });
 
 /// `tickwire.BookUpdate`.
-#[pyclass(name = "BookUpdate", module = "tickwire", frozen)]
+#[pyclass(name = "BookUpdate", module = "tickwire", frozen, freelist = 1024)]
 pub struct PyBookUpdate(pub BookUpdate);
 
 event_class!(PyBookUpdate, "BookUpdate", {
@@ -574,7 +577,16 @@ pub fn parse<'py>(py: Python<'py>, venue: &str, raw: &Bound<'py, PyAny>, kind: &
     let venue = Venue::from_str(venue).map_err(|error| PyValueError::new_err(error.to_string()))?;
     let mut adapter = adapter(venue, kind_from_name(kind)?).map_err(|error| PyValueError::new_err(error.to_string()))?;
     let bytes: Vec<u8> = if let Ok(text) = raw.cast::<PyString>() {
-        text.to_str()?.as_bytes().to_vec()
+        // Lone surrogates: no venue sends them, and they have no UTF-8 form to parse.
+        let Ok(utf8) = text.to_str() else {
+            let lossy = text.to_string_lossy();
+            let reason = "the text has lone surrogates, which are not UTF-8";
+            let message = ParseError::new(venue, reason, lossy.as_bytes()).to_string();
+            let class = py.import("tickwire.exceptions")?.getattr("ParseError")?;
+            // The exception keeps the very string given, surrogates and all.
+            return Err(PyErr::from_value(class.call1((message, "", venue.as_str(), reason, text))?));
+        };
+        utf8.as_bytes().to_vec()
     } else if let Ok(data) = raw.cast::<PyBytes>() {
         data.as_bytes().to_vec()
     } else {

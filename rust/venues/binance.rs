@@ -27,6 +27,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
+use super::json::from_slice;
 use super::{Adapter, Control, ParseError, Spec, VenueError};
 use crate::model::{
     Bbo, BookUpdate, Channel, Decimal, Event, InstrumentKind, Level, MarketCache, MarketRef, Side, Ticker,
@@ -145,6 +146,11 @@ impl BinanceSpot {
                     Ok(Control::Unknown)
                 }
             };
+        }
+        // A raw `/ws` trade payload, the busiest raw stream, without the general path's
+        // second pass.
+        if leading_string(raw, br#"{"e":""#) == Some("trade") {
+            return self.trade(from_slice(raw)?, receive_time_ns, events);
         }
         self.read_general(raw, receive_time_ns, events)
     }
@@ -322,17 +328,13 @@ impl Adapter for BinanceSpot {
         self.request("UNSUBSCRIBE", request_id, pairs, out)
     }
 
-    fn parse(
+    fn read_message(
         &mut self,
         raw: &[u8],
         receive_time_ns: u64,
         events: &mut Vec<Event>,
-    ) -> Result<Control, ParseError> {
-        let length = events.len();
-        self.read(raw, receive_time_ns, events).map_err(|reason| {
-            events.truncate(length);
-            ParseError::new(Venue::Binance, reason, raw)
-        })
+    ) -> Result<Control, String> {
+        self.read(raw, receive_time_ns, events)
     }
 }
 
@@ -380,10 +382,10 @@ pub fn parse_depth_snapshot(
         #[serde(borrow)]
         msg: Cow<'a, str>,
     }
-    let snapshot: DepthSnapshotRaw = serde_json::from_slice(raw).map_err(|error| {
-        let reason = match serde_json::from_slice::<RestError>(raw) {
+    let snapshot: DepthSnapshotRaw = super::json::from_slice(raw).map_err(|error| {
+        let reason = match super::json::from_slice::<RestError>(raw) {
             Ok(rest) => format!("Binance error {}: {}", rest.code, rest.msg),
-            Err(_) => error.to_string(),
+            Err(_) => error.clone(),
         };
         ParseError::new(Venue::Binance, reason, raw)
     })?;
@@ -428,8 +430,13 @@ impl StreamKind {
 
 /// The stream name of a message that starts `{"stream":"<name>"`, as Binance writes envelopes.
 fn leading_stream_name(raw: &[u8]) -> Option<&str> {
-    const PREFIX: &[u8] = br#"{"stream":""#;
-    let rest = raw.strip_prefix(PREFIX)?;
+    leading_string(raw, br#"{"stream":""#)
+}
+
+/// The string value right after `prefix`, if the message starts with it and the value has no
+/// escapes.
+fn leading_string<'a>(raw: &'a [u8], prefix: &[u8]) -> Option<&'a str> {
+    let rest = raw.strip_prefix(prefix)?;
     let end = rest.iter().position(|&byte| byte == b'"' || byte == b'\\')?;
     if rest[end] == b'\\' {
         return None;
@@ -437,9 +444,6 @@ fn leading_stream_name(raw: &[u8]) -> Option<&str> {
     std::str::from_utf8(&rest[..end]).ok()
 }
 
-fn from_slice<'a, T: Deserialize<'a>>(raw: &'a [u8]) -> Result<T, String> {
-    serde_json::from_slice(raw).map_err(|error| error.to_string())
-}
 
 fn shutdown(raw: ShutdownRaw) -> Control {
     Control::Reconnect { reason: format!("serverShutdown (event time {} ms)", raw.event_time_ms) }

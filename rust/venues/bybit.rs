@@ -33,7 +33,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::{Adapter, AppPing, Control, ParseError, Spec, VenueError};
+use super::{Adapter, AppPing, Control, Spec, VenueError};
 use crate::model::{
     Bbo, BookUpdate, Channel, Decimal, Event, InstrumentKind, Level, MarketCache, MarketRef, Side, Ticker,
     Trade, TradeId, Venue,
@@ -165,7 +165,7 @@ impl Bybit {
         receive_time_ns: u64,
         events: &mut Vec<Event>,
     ) -> Result<Control, String> {
-        let envelope: Envelope<'_> = serde_json::from_slice(raw).map_err(|error| error.to_string())?;
+        let envelope: Envelope<'_> = super::json::from_slice(raw)?;
         if let Some(topic) = envelope.topic {
             let Some(data) = envelope.data else { return Err(format!("{topic}: no data")) };
             let data = data.get();
@@ -214,7 +214,7 @@ impl Bybit {
         receive_time_ns: u64,
         events: &mut Vec<Event>,
     ) -> Result<Control, String> {
-        let trades: Vec<RawTrade<'_>> = serde_json::from_str(data).map_err(|error| error.to_string())?;
+        let trades: Vec<RawTrade<'_>> = super::json::from_str(data)?;
         events.reserve(trades.len());
         for trade in trades {
             let market = self.market(trade.symbol)?;
@@ -246,7 +246,7 @@ impl Bybit {
         receive_time_ns: u64,
         events: &mut Vec<Event>,
     ) -> Result<Control, String> {
-        let book: RawBook<'_> = serde_json::from_str(data).map_err(|error| error.to_string())?;
+        let book: RawBook<'_> = super::json::from_str(data)?;
         let market = self.market(book.symbol)?;
         events.push(Event::Book(BookUpdate {
             market,
@@ -271,7 +271,7 @@ impl Bybit {
         receive_time_ns: u64,
         events: &mut Vec<Event>,
     ) -> Result<Control, String> {
-        let book: RawBook<'_> = serde_json::from_str(data).map_err(|error| error.to_string())?;
+        let book: RawBook<'_> = super::json::from_str(data)?;
         let market = self.market(book.symbol)?;
         let top = self.tops.entry(market.id).or_default();
         if is_snapshot {
@@ -302,7 +302,7 @@ impl Bybit {
         receive_time_ns: u64,
         events: &mut Vec<Event>,
     ) -> Result<Control, String> {
-        let ticker: RawTicker<'_> = serde_json::from_str(data).map_err(|error| error.to_string())?;
+        let ticker: RawTicker<'_> = super::json::from_str(data)?;
         let market = self.market(ticker.symbol)?;
         let change_pct_24h = match optional(ticker.change_fraction, "price24hPcnt")? {
             Some(fraction) => Some(fraction_to_percent(fraction).ok_or("price24hPcnt out of range")?),
@@ -356,17 +356,13 @@ impl Adapter for Bybit {
         self.tops.clear();
     }
 
-    fn parse(
+    fn read_message(
         &mut self,
         raw: &[u8],
         receive_time_ns: u64,
         events: &mut Vec<Event>,
-    ) -> Result<Control, ParseError> {
-        let start = events.len();
-        self.parse_message(raw, receive_time_ns, events).map_err(|reason| {
-            events.truncate(start);
-            ParseError::new(Venue::Bybit, reason, raw)
-        })
+    ) -> Result<Control, String> {
+        self.parse_message(raw, receive_time_ns, events)
     }
 }
 
@@ -540,6 +536,7 @@ fn ms_to_ns(ms: u64) -> Result<u64, String> {
 
 #[cfg(test)]
 mod tests {
+    use crate::venues::ParseError;
     use proptest::prelude::*;
 
     use super::*;

@@ -39,7 +39,7 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::{Adapter, Control, ParseError, Spec, VenueError};
+use super::{Adapter, Control, Spec, VenueError};
 use crate::model::{
     Bbo, BookUpdate, Channel, Decimal, Event, InstrumentKind, Level, MarketCache, MarketRef, Side, Ticker,
     Trade, TradeId, Venue,
@@ -204,20 +204,13 @@ impl Adapter for CoinbaseAdapter {
         self.heartbeats_ack_pending = true;
     }
 
-    fn parse(
+    fn read_message(
         &mut self,
         raw: &[u8],
         receive_time_ns: u64,
         events: &mut Vec<Event>,
-    ) -> Result<Control, ParseError> {
-        let start = events.len();
-        match self.parse_message(raw, receive_time_ns, events) {
-            Ok(control) => Ok(control),
-            Err(reason) => {
-                events.truncate(start);
-                Err(ParseError::new(Venue::Coinbase, reason, raw))
-            }
-        }
+    ) -> Result<Control, String> {
+        self.parse_message(raw, receive_time_ns, events)
     }
 }
 
@@ -450,7 +443,7 @@ impl CoinbaseAdapter {
         receive_time_ns: u64,
         events: &mut Vec<Event>,
     ) -> Result<Control, Reason> {
-        let envelope: Envelope<'_> = serde_json::from_slice(raw).map_err(|error| error.to_string())?;
+        let envelope: Envelope<'_> = super::json::from_slice(raw)?;
         if envelope.kind == Some("error") {
             let mut reason = envelope.message.as_deref().unwrap_or("error without a message").to_owned();
             if let Some(detail) = envelope.reason.as_deref() {

@@ -46,7 +46,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{Adapter, AppPing, Control, ParseError, Spec, VenueError};
+use super::json::{from_slice, from_str};
+use super::{Adapter, AppPing, Control, Spec, VenueError};
 use crate::model::{
     Bbo, BookUpdate, Channel, Decimal, Event, InstrumentKind, Level, MarketCache, MarketRef, Side, Ticker,
     Trade, TradeId, Venue,
@@ -249,7 +250,7 @@ impl KrakenAdapter {
     }
 
     fn read(&mut self, raw: &[u8], receive_time_ns: u64, events: &mut Vec<Event>) -> Result<Control, String> {
-        let envelope: Envelope<'_> = serde_json::from_slice(raw).map_err(|error| error.to_string())?;
+        let envelope: Envelope<'_> = from_slice(raw)?;
         if let Some(channel) = envelope.channel {
             return self.read_channel(channel, &envelope, receive_time_ns, events);
         }
@@ -439,6 +440,11 @@ impl Adapter for KrakenAdapter {
         &SPEC
     }
 
+    /// Kraken acks each symbol of each channel message: one answer per pair.
+    fn answers_expected(&self, pairs: usize, _messages: usize) -> usize {
+        pairs
+    }
+
     fn subscribe(
         &self,
         request_id: u64,
@@ -465,17 +471,13 @@ impl Adapter for KrakenAdapter {
         ));
     }
 
-    fn parse(
+    fn read_message(
         &mut self,
         raw: &[u8],
         receive_time_ns: u64,
         events: &mut Vec<Event>,
-    ) -> Result<Control, ParseError> {
-        let before = events.len();
-        self.read(raw, receive_time_ns, events).map_err(|reason| {
-            events.truncate(before);
-            ParseError::new(Venue::Kraken, reason, raw)
-        })
+    ) -> Result<Control, String> {
+        self.read(raw, receive_time_ns, events)
     }
 }
 
@@ -495,9 +497,6 @@ fn answer(envelope: &Envelope<'_>) -> Control {
     Control::Rejected { request_id: envelope.req_id, reason }
 }
 
-fn from_str<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, String> {
-    serde_json::from_str(text).map_err(|error| error.to_string())
-}
 
 /// A decimal from a raw JSON number (or a quoted decimal).
 fn number(raw: &RawValue, field: &str) -> Result<Decimal, String> {

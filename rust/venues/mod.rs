@@ -18,11 +18,13 @@
 //! - Numbers are parsed with [`Decimal::parse`](crate::model::Decimal::parse) from the wire
 //!   text: exact, never through `f64`.
 //! - JSON is read with `serde_json` into borrowed structs (`&str` fields, no allocation per
-//!   field): the `json_parsers` bench chose it on these payloads.
+//!   field): the `json_parsers` bench chose it on these payloads. Adapters read through
+//!   [`json`], which refuses arrays where structs are expected.
 
 pub mod binance;
 pub mod bybit;
 pub mod coinbase;
+pub mod json;
 pub mod kraken;
 pub mod okx;
 
@@ -196,14 +198,50 @@ pub trait Adapter: Send {
     /// Forgets per-connection state (a new connection starts).
     fn reset(&mut self) {}
 
+    /// Reads one message that is a JSON object, appending its market events to `events`
+    /// stamped with `receive_time_ns`; on error `events` may hold partial output ([`parse`]
+    /// removes it).
+    ///
+    /// # Errors
+    ///
+    /// What is wrong with the message, in words.
+    ///
+    /// [`parse`]: Adapter::parse
+    fn read_message(&mut self, raw: &[u8], receive_time_ns: u64, events: &mut Vec<Event>)
+    -> Result<Control, String>;
+
+    /// Reads a message that is not a JSON object: an error, unless the venue sends such
+    /// messages (OKX's plain-text `pong`).
+    ///
+    /// # Errors
+    ///
+    /// What is wrong with the message, in words.
+    fn read_other(&mut self, _raw: &[u8]) -> Result<Control, String> {
+        Err("not a JSON object".to_owned())
+    }
+
     /// Reads one message (a text frame's bytes, or a binary frame's), appending its market
-    /// events to `events` stamped with `receive_time_ns`.
+    /// events to `events` stamped with `receive_time_ns`. A venue's messages are JSON objects
+    /// (and what [`read_other`](Self::read_other) accepts), so anything else is refused before
+    /// [`read_message`](Self::read_message): serde would otherwise read an array into a struct
+    /// by position.
     ///
     /// # Errors
     ///
     /// [`ParseError`] for anything that is not a message of this venue's protocol; `events`
     /// is then unchanged.
-    fn parse(&mut self, raw: &[u8], receive_time_ns: u64, events: &mut Vec<Event>) -> Result<Control, ParseError>;
+    fn parse(&mut self, raw: &[u8], receive_time_ns: u64, events: &mut Vec<Event>) -> Result<Control, ParseError> {
+        let before = events.len();
+        let read = if raw.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'{') {
+            self.read_message(raw, receive_time_ns, events)
+        } else {
+            self.read_other(raw)
+        };
+        read.map_err(|reason| {
+            events.truncate(before);
+            ParseError::new(self.spec().venue, reason, raw)
+        })
+    }
 }
 
 /// The adapter for `venue`'s endpoint that serves `kind` (Bybit: spot → `spot`, perpetual →

@@ -32,7 +32,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::{Adapter, AppPing, Control, ParseError, Spec, VenueError};
+use super::{Adapter, AppPing, Control, Spec, VenueError};
 use crate::model::{
     Bbo, BookUpdate, Channel, Decimal, Event, InstrumentKind, Level, MarketCache, MarketRef, Side, Ticker,
     Trade, TradeId, Venue,
@@ -193,10 +193,7 @@ impl Okx {
         receive_time_ns: u64,
         events: &mut Vec<Event>,
     ) -> Result<Control, String> {
-        if raw == b"pong" {
-            return Ok(Control::Pong);
-        }
-        let envelope: Envelope<'_> = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
+        let envelope: Envelope<'_> = super::json::from_slice(raw)?;
         if let Some(event) = envelope.event {
             return Ok(control(event, &envelope));
         }
@@ -261,17 +258,18 @@ impl Adapter for Okx {
         self.request("unsubscribe", request_id, pairs, out)
     }
 
-    fn parse(
+    /// OKX's answer to a text `ping` is the text `pong`.
+    fn read_other(&mut self, raw: &[u8]) -> Result<Control, String> {
+        if raw == b"pong" { Ok(Control::Pong) } else { Err("not a JSON object, nor `pong`".to_owned()) }
+    }
+
+    fn read_message(
         &mut self,
         raw: &[u8],
         receive_time_ns: u64,
         events: &mut Vec<Event>,
-    ) -> Result<Control, ParseError> {
-        let before = events.len();
-        self.parse_message(raw, receive_time_ns, events).map_err(|reason| {
-            events.truncate(before);
-            ParseError::new(Venue::Okx, reason, raw)
-        })
+    ) -> Result<Control, String> {
+        self.parse_message(raw, receive_time_ns, events)
     }
 }
 
@@ -394,7 +392,7 @@ fn time_ns(ms: &str) -> Result<u64, String> {
 }
 
 fn rows<'a, T: Deserialize<'a>>(data: &'a str) -> Result<Vec<T>, String> {
-    serde_json::from_str(data).map_err(|e| e.to_string())
+    super::json::from_str(data)
 }
 
 #[derive(Deserialize)]
@@ -597,6 +595,7 @@ fn difference(a: Decimal, b: Decimal) -> Option<Decimal> {
 
 #[cfg(test)]
 mod tests {
+    use crate::venues::ParseError;
     use proptest::prelude::*;
 
     use super::*;
