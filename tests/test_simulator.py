@@ -94,11 +94,14 @@ async def test_rest_depth_snapshot_then_contiguous_deltas() -> None:
 
 
 async def test_gap_drops_one_book_update() -> None:
-    async with tickwire.Simulator(["binance"], ["BTC/USDT"], rate=5_000) as sim:
+    async with tickwire.Simulator(["binance"], ["BTC/USDT"], rate=3_000) as sim:
         async with connect(sim.url("binance") + "?streams=btcusdt@depth@100ms", ping_interval=None) as ws:
-            await _binance_depth_ids(ws, 5)
+            ids = await _binance_depth_ids(ws, 5)
             assert sim.inject("binance", "gap", symbol="BTC/USDT") == 1
-            ids = await _binance_depth_ids(ws, 200)
+            # Updates written before the fault took effect may be queued ahead of it.
+            while ids[-1][0] == ids[-2][1] + 1:
+                ids += await _binance_depth_ids(ws, 1)
+            ids += await _binance_depth_ids(ws, 100)
             breaks = [(a, b) for a, b in zip(ids, ids[1:]) if b[0] != a[1] + 1]
             assert len(breaks) == 1 and breaks[0][1][0] == breaks[0][0][1] + 2, breaks
         assert sim.stats()["binance"]["faults"]["gap"] == 1
@@ -118,14 +121,14 @@ def _okx_checksum(bids: dict[str, str], asks: dict[str, str]) -> int:
 
 
 async def test_okx_checksums_hold_until_a_bad_one_is_injected() -> None:
-    async with tickwire.Simulator(["okx"], ["BTC/USDT"], rate=5_000) as sim:
+    async with tickwire.Simulator(["okx"], ["BTC/USDT"], rate=3_000) as sim:
         async with connect(sim.url("okx"), ping_interval=None) as ws:
             await ws.send(json.dumps({"op": "subscribe", "args": [{"channel": "books", "instId": "BTC-USDT"}]}))
             bids: dict[str, str] = {}
             asks: dict[str, str] = {}
             results: list[bool] = []
             injected = False
-            while len(results) < 300:
+            while len(results) < 100 or results.count(False) == 0 or len(results) < results.index(False) + 50:
                 message = await _recv_json(ws)
                 if message.get("arg", {}).get("channel") != "books" or "data" not in message:
                     continue
@@ -142,7 +145,7 @@ async def test_okx_checksums_hold_until_a_bad_one_is_injected() -> None:
                     injected = sim.inject("okx", "bad_checksum") == 1
             assert injected
             assert all(results[:100]), "the simulator's checksums are OKX's"
-            assert results[100:].count(False) == 1, "exactly one bad checksum after the injection"
+            assert results.count(False) == 1, "exactly one bad checksum after the injection"
 
 
 async def test_malformed_sends_broken_json() -> None:

@@ -266,7 +266,8 @@ impl SimMarket {
     }
 
     /// The ticker's figures now.
-    fn ticker(&self, time_ns: u64) -> Happening {
+    #[must_use]
+    pub fn ticker(&self, time_ns: u64) -> Happening {
         let rolling = &self.rolling;
         let level = |entry: Option<(&i64, &i64)>| {
             entry.map_or(Level { price: Decimal::ZERO, qty: Decimal::ZERO }, |(&p, &q)| Level {

@@ -94,6 +94,15 @@ impl VenueSim for TestSim {
     }
 
     fn http_get(&mut self, path: &str, ctx: &dyn SimContext) -> Option<(u16, String)> {
+        if path == "/ticker" {
+            let Some(Happening::Ticker { last, bid, ask, .. }) = ctx.ticker(&ctx.markets()[0]) else {
+                return Some((500, "no ticker".into()));
+            };
+            return Some((
+                200,
+                format!(r#"{{"last":"{last}","bid":"{}","ask":"{}"}}"#, bid.price, ask.price),
+            ));
+        }
         (path == "/depth")
             .then(|| (200, format!(r#"{{"lastUpdateId":{}}}"#, ctx.book(&ctx.markets()[0]).update_id)))
     }
@@ -150,13 +159,31 @@ async fn books(ws: &mut Ws, count: usize) -> (Vec<u64>, Vec<String>) {
     (ids, checksums)
 }
 
+/// Reads book updates onto `ids` and `checksums` until `seen` holds (checked after each, so it
+/// looks at the last ones), then 100 more.
+async fn books_until(
+    ws: &mut Ws,
+    ids: &mut Vec<u64>,
+    checksums: &mut Vec<String>,
+    seen: impl Fn(&[u64], &[String]) -> bool,
+) {
+    while !seen(ids, checksums) {
+        let (more_ids, more_checksums) = books(ws, 1).await;
+        ids.extend(more_ids);
+        checksums.extend(more_checksums);
+    }
+    let (more_ids, more_checksums) = books(ws, 100).await;
+    ids.extend(more_ids);
+    checksums.extend(more_checksums);
+}
+
 fn contiguous(ids: &[u64]) -> bool {
     ids.windows(2).all(|pair| pair[1] == pair[0] + 1)
 }
 
 #[tokio::test]
 async fn serves_a_snapshot_then_every_later_change() {
-    let mut sim = Simulator::start(&config(20_000, HeartbeatRules::default())).unwrap();
+    let mut sim = Simulator::start(&config(4_000, HeartbeatRules::default())).unwrap();
     let mut ws = open(&sim).await;
     let snapshot = subscribe(&mut ws).await;
     let (ids, _) = books(&mut ws, 300).await;
@@ -205,10 +232,17 @@ async fn refuses_unknown_paths_and_answers_plain_http() {
     assert!(depth.starts_with("HTTP/1.1 200 OK\r\n"), "{depth}");
     assert!(depth.contains("Content-Type: application/json") && depth.contains("lastUpdateId"));
     assert!(get("/other").await.starts_with("HTTP/1.1 404"));
+    let ticker = get("/ticker").await;
+    assert!(
+        ticker.starts_with("HTTP/1.1 200 OK\r\n")
+            && ticker.contains(r#""last":""#)
+            && !ticker.contains(r#""last":"0""#),
+        "{ticker}"
+    );
     let stream = TcpStream::connect(addr).await.unwrap();
     let refused = tokio_tungstenite::client_async(format!("ws://{addr}/elsewhere"), stream).await;
     assert!(refused.is_err(), "an upgrade to an unknown path is refused");
-    assert_eq!(sim.stats().venues[0].http_requests, 2);
+    assert_eq!(sim.stats().venues[0].http_requests, 3);
 }
 
 /// A raw client: upgrades, then never answers; returns the opcodes and close code it got.
@@ -280,17 +314,22 @@ async fn drops_an_idle_or_unsubscribed_client() {
 
 #[tokio::test]
 async fn gap_and_bad_checksum_hit_the_next_book_update() {
-    let sim = Simulator::start(&config(20_000, HeartbeatRules::default())).unwrap();
+    let sim = Simulator::start(&config(4_000, HeartbeatRules::default())).unwrap();
     let mut ws = open(&sim).await;
     subscribe(&mut ws).await;
-    books(&mut ws, 10).await;
+    let (mut ids, mut checksums) = books(&mut ws, 10).await;
     assert_eq!(sim.inject(Venue::Binance, Fault::Gap, Some("BTC/USDT")).unwrap(), 1);
-    let (ids, _) = books(&mut ws, 200).await;
+    // Frames written before the order took effect may still be queued ahead of the reader.
+    books_until(&mut ws, &mut ids, &mut checksums, |ids, _| matches!(ids, [.., a, b] if *b != a + 1)).await;
     let gaps: Vec<_> = ids.windows(2).filter(|pair| pair[1] != pair[0] + 1).collect();
     assert_eq!(gaps.len(), 1, "{gaps:?}");
     assert_eq!(gaps[0][1], gaps[0][0] + 2, "exactly one update dropped");
+    let (mut ids, mut checksums) = books(&mut ws, 1).await;
     sim.inject(Venue::Binance, Fault::BadChecksum, None).unwrap();
-    let (ids, checksums) = books(&mut ws, 200).await;
+    books_until(&mut ws, &mut ids, &mut checksums, |_, checksums| {
+        checksums.last().is_some_and(|c| c == "bad")
+    })
+    .await;
     assert!(contiguous(&ids));
     assert_eq!(checksums.iter().filter(|c| *c == "bad").count(), 1);
     assert!(matches!(
@@ -304,7 +343,7 @@ async fn gap_and_bad_checksum_hit_the_next_book_update() {
 
 #[tokio::test]
 async fn malformed_sends_broken_json_and_the_stream_goes_on() {
-    let sim = Simulator::start(&config(20_000, HeartbeatRules::default())).unwrap();
+    let sim = Simulator::start(&config(4_000, HeartbeatRules::default())).unwrap();
     let mut ws = open(&sim).await;
     subscribe(&mut ws).await;
     sim.inject(Venue::Binance, Fault::Malformed, None).unwrap();
@@ -323,7 +362,7 @@ async fn malformed_sends_broken_json_and_the_stream_goes_on() {
 
 #[tokio::test]
 async fn disconnect_resets_without_a_close_frame() {
-    let sim = Simulator::start(&config(20_000, HeartbeatRules::default())).unwrap();
+    let sim = Simulator::start(&config(4_000, HeartbeatRules::default())).unwrap();
     let mut ws = open(&sim).await;
     subscribe(&mut ws).await;
     sim.inject(Venue::Binance, Fault::Disconnect, None).unwrap();
@@ -341,7 +380,7 @@ async fn disconnect_resets_without_a_close_frame() {
 
 #[tokio::test]
 async fn stall_keeps_the_connection_open_and_silent() {
-    let sim = Simulator::start(&config(20_000, HeartbeatRules::default())).unwrap();
+    let sim = Simulator::start(&config(4_000, HeartbeatRules::default())).unwrap();
     let mut ws = open(&sim).await;
     subscribe(&mut ws).await;
     sim.inject(Venue::Binance, Fault::Stall, None).unwrap();
