@@ -266,8 +266,7 @@ impl SimMarket {
     }
 
     /// The ticker's figures now.
-    #[must_use]
-    pub fn ticker(&self, time_ns: u64) -> Happening {
+    fn ticker(&self, time_ns: u64) -> Happening {
         let rolling = &self.rolling;
         let level = |entry: Option<(&i64, &i64)>| {
             entry.map_or(Level { price: Decimal::ZERO, qty: Decimal::ZERO }, |(&p, &q)| Level {

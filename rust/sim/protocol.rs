@@ -133,11 +133,6 @@ pub trait SimContext {
     fn last_trade_id(&self, market: &MarketRef) -> u64;
     /// Unix time now, ns.
     fn now_ns(&self) -> u64;
-    /// The market's ticker figures now, as a [`Happening::Ticker`] (for a ticker snapshot sent
-    /// on subscribe, before the next ticker happening); `None` if the context has none.
-    fn ticker(&self, _market: &MarketRef) -> Option<Happening> {
-        None
-    }
 }
 
 /// Frames for one client, already framed for the wire (server frames are not masked), written

@@ -222,10 +222,6 @@ impl SimContext for Context<'_> {
     fn now_ns(&self) -> u64 {
         unix_now_ns()
     }
-
-    fn ticker(&self, market: &MarketRef) -> Option<Happening> {
-        self.markets.get(market).map(|market| market.ticker(unix_now_ns()))
-    }
 }
 
 /// Unix time now, ns.

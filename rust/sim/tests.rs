@@ -94,15 +94,6 @@ impl VenueSim for TestSim {
     }
 
     fn http_get(&mut self, path: &str, ctx: &dyn SimContext) -> Option<(u16, String)> {
-        if path == "/ticker" {
-            let Some(Happening::Ticker { last, bid, ask, .. }) = ctx.ticker(&ctx.markets()[0]) else {
-                return Some((500, "no ticker".into()));
-            };
-            return Some((
-                200,
-                format!(r#"{{"last":"{last}","bid":"{}","ask":"{}"}}"#, bid.price, ask.price),
-            ));
-        }
         (path == "/depth")
             .then(|| (200, format!(r#"{{"lastUpdateId":{}}}"#, ctx.book(&ctx.markets()[0]).update_id)))
     }
@@ -232,17 +223,10 @@ async fn refuses_unknown_paths_and_answers_plain_http() {
     assert!(depth.starts_with("HTTP/1.1 200 OK\r\n"), "{depth}");
     assert!(depth.contains("Content-Type: application/json") && depth.contains("lastUpdateId"));
     assert!(get("/other").await.starts_with("HTTP/1.1 404"));
-    let ticker = get("/ticker").await;
-    assert!(
-        ticker.starts_with("HTTP/1.1 200 OK\r\n")
-            && ticker.contains(r#""last":""#)
-            && !ticker.contains(r#""last":"0""#),
-        "{ticker}"
-    );
     let stream = TcpStream::connect(addr).await.unwrap();
     let refused = tokio_tungstenite::client_async(format!("ws://{addr}/elsewhere"), stream).await;
     assert!(refused.is_err(), "an upgrade to an unknown path is refused");
-    assert_eq!(sim.stats().venues[0].http_requests, 3);
+    assert_eq!(sim.stats().venues[0].http_requests, 2);
 }
 
 /// A raw client: upgrades, then never answers; returns the opcodes and close code it got.
