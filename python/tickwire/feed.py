@@ -767,7 +767,13 @@ class Feed:
             try:
                 assert link.session is not None
                 messages = link.requests(request_id, is_subscribe, pairs)
-                link.answers_due[request_id] = link.answers_expected(len(pairs), len(messages))
+                expected = link.answers_expected(len(pairs), len(messages))
+                if expected == 0:
+                    # Nothing to send (Coinbase keeps a channel another subscription still
+                    # needs): done as asked.
+                    link.subscriptions.confirm(request_id)
+                    continue
+                link.answers_due[request_id] = expected
                 for message in messages:
                     await link.session.send(message)
             except ConnectionClosed:
