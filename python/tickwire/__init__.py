@@ -20,6 +20,7 @@ from .client import (
 from ._core import BBO, BookUpdate, Ticker, Trade, parse
 from .events import CHANNELS, Ack, Channel, Lagged
 from .feed import BUILTIN_VENUES, Feed, Strategy
+from .simulator import FAULTS, Fault, Simulator
 from .venue import Subscription, Venue
 from .session import (
     BreakerPolicy,
@@ -50,6 +51,8 @@ __all__ = [
     "Ack",
     "BookUpdate",
     "Channel",
+    "FAULTS",
+    "Fault",
     "Feed",
     "Lagged",
     "Strategy",
@@ -63,6 +66,7 @@ __all__ = [
     "ReconnectPolicy",
     "Session",
     "SessionEvent",
+    "Simulator",
     "StateCallback",
     "open_session",
     "DEFAULT_MAX_FRAME_SIZE",

@@ -13,6 +13,7 @@ __all__ = [
     "Dispatch",
     "LatencyHistogram",
     "Session",
+    "Simulator",
     "Subscriptions",
     "Ticker",
     "Trade",
@@ -21,6 +22,7 @@ __all__ = [
     "endpoint_kind",
     "open_session",
     "parse",
+    "start_simulator",
 ]
 
 DISPATCH_LIMIT: Final[int]
@@ -125,6 +127,41 @@ class Session:
         """Stop reconnecting, close the open connection, and wait for the end."""
     def stats(self) -> dict[str, Any]:
         """The session's counters."""
+
+def start_simulator(
+    venues: list[str],
+    symbols: list[str],
+    rate: int,
+    seed: int,
+    depth: int,
+    faults_per_minute: float,
+    host: str,
+    port_base: int | None,
+    heartbeat_scale: float,
+) -> Simulator:
+    """Start a simulator; see ``tickwire.Simulator``."""
+
+@final
+class Simulator:
+    """Handle of one running simulator in the Rust core; wrapped by ``tickwire.Simulator``."""
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+    def venues(self) -> list[str]:
+        """The simulated venues, in configuration order."""
+    def url(self, venue: str, path: str | None = None) -> str:
+        """The venue's WebSocket URL (at ``path``, or its first path)."""
+    def urls(self) -> list[tuple[str, str]]:
+        """Every endpoint's (name, URL): ``binance``, ``bybit``, ``bybit-linear`` …"""
+    def markets(self, venue: str) -> list[tuple[str, str]]:
+        """The venue's markets as (unified, native) pairs."""
+    def inject(self, venue: str, fault: str, symbol: str | None = None) -> int:
+        """Inject a fault into every client of the venue; returns how many it reached."""
+    def stats(self) -> dict[str, dict[str, Any]]:
+        """Counters by venue."""
+    def close(self) -> None:
+        """Stop every server and wait (without the GIL) until its tasks have ended."""
 
 @final
 class Subscriptions:

@@ -3,6 +3,9 @@
 ``tickwire demo`` starts a local WebSocket server that streams Binance-shaped trades, connects
 to it through tickwire, and shows live counts: messages per second, wire-to-callback latency
 and the connection's counters. It needs no network beyond loopback.
+
+``tickwire simulate`` runs the exchange simulator (:class:`~tickwire.Simulator`): it prints each
+venue's URL, then live counters once a second, until Ctrl-C or ``--duration``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import time
 from collections.abc import Sequence
 
 from .client import Connection, connect
+from .simulator import Simulator
 
 __all__ = ["main"]
 
@@ -28,16 +32,74 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="stream from a local server and show live counts")
     demo.add_argument("--rate", type=int, default=20_000, help="messages per second the server sends")
     demo.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    simulate = commands.add_parser("simulate", help="run the exchange simulator and show live counters")
+    simulate.add_argument("--venues", default="binance", help="comma-separated venues (default: binance)")
+    simulate.add_argument("--symbols", default="BTC/USDT,ETH/USDT", help="comma-separated unified symbols")
+    simulate.add_argument("--rate", default="1000", help="happenings per second per venue, or 'max'")
+    simulate.add_argument("--port-base", type=int, default=None, help="first venue's port (default: any free)")
+    simulate.add_argument("--faults", type=float, default=0.0, help="random faults per minute per venue")
+    simulate.add_argument("--seed", type=int, default=1, help="seed of the markets and faults")
+    simulate.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     args = parser.parse_args(argv)
-    if args.rate <= 0:
-        parser.error("--rate must be positive")
     if args.duration is not None and args.duration <= 0:
         parser.error("--duration must be positive")
     try:
-        asyncio.run(_demo(args.rate, args.duration))
+        if args.command == "simulate":
+            rate = 0 if args.rate == "max" else int(args.rate) if args.rate.isdigit() else -1
+            if rate < 0:
+                parser.error("--rate must be a non-negative integer or 'max'")
+            simulator = Simulator(
+                _split(args.venues),
+                _split(args.symbols),
+                rate=rate,
+                faults=args.faults,
+                seed=args.seed,
+                port_base=args.port_base,
+            )
+            asyncio.run(_simulate(simulator, args.duration))
+        else:
+            if args.rate <= 0:
+                parser.error("--rate must be positive")
+            asyncio.run(_demo(args.rate, args.duration))
     except KeyboardInterrupt:
         return 130
+    except (ValueError, OSError) as error:
+        print(f"tickwire {args.command}: {error}", file=sys.stderr)
+        return 2
     return 0
+
+
+def _split(names: str) -> list[str]:
+    return [name.strip() for name in names.split(",") if name.strip()]
+
+
+async def _simulate(simulator: Simulator, duration: float | None) -> None:
+    """Serve until ``duration`` seconds have passed or Ctrl-C, printing counters every second."""
+    async with simulator:
+        for venue in simulator.venues:
+            markets = ", ".join(unified for unified, _ in simulator.markets(venue))
+            print(f"{venue:<9} markets {markets}", flush=True)
+        for endpoint, url in simulator.urls().items():
+            print(f"{endpoint:<13} {url}", flush=True)
+        started = time.monotonic()
+        deadline = None if duration is None else started + duration
+        last = started
+        previous = {venue: stats["frames_sent"] for venue, stats in simulator.stats().items()}
+        while deadline is None or last < deadline:
+            await asyncio.sleep(1.0 if deadline is None else max(0.0, min(1.0, deadline - last)))
+            now = time.monotonic()
+            for venue, stats in simulator.stats().items():
+                faults = sum(stats["faults"].values())
+                rate = (stats["frames_sent"] - previous[venue]) / max(now - last, 1e-9)
+                previous[venue] = stats["frames_sent"]
+                print(
+                    f"{venue:<9} clients {stats['clients_connected']:>3}  {rate:>11,.0f} frames/s  "
+                    f"sent {stats['frames_sent']:>12,}  happenings {stats['happenings']:>12,}  "
+                    f"faults {faults:>4}  dropped slow {stats['slow_disconnects']} "
+                    f"heartbeat {stats['heartbeat_disconnects']}",
+                    flush=True,
+                )
+            last = now
 
 
 class _TradeServer:

@@ -3,6 +3,7 @@
 //!
 //! - [`connection`]: the `Connection` handle and `connect()`.
 //! - [`session`]: the reconnecting `Session` handle and `open_session()`.
+//! - [`simulator`]: the `Simulator` handle and `start_simulator()` over [`crate::sim`].
 //! - [`subscriptions`]: the `Subscriptions` handle over [`crate::subscribe`], for venues defined
 //!   in Python.
 //! - [`metrics`]: the `LatencyHistogram` handle over [`crate::metrics`].
@@ -21,6 +22,7 @@ mod events;
 mod metrics;
 mod options;
 mod session;
+mod simulator;
 mod subscriptions;
 mod venues;
 
@@ -43,6 +45,8 @@ fn core_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(connection::connect, module)?)?;
     module.add_class::<session::PySession>()?;
     module.add_function(wrap_pyfunction!(session::open_session, module)?)?;
+    module.add_class::<simulator::PySimulator>()?;
+    module.add_function(wrap_pyfunction!(simulator::start_simulator, module)?)?;
     module.add_class::<subscriptions::PySubscriptions>()?;
     module.add_class::<metrics::PyLatencyHistogram>()?;
     module.add_class::<events::PyTrade>()?;

@@ -4,6 +4,23 @@
 //! Owns:
 //! - [`protocol`]: the contract between the engine and a venue's wire protocol.
 //! - [`venues`]: one protocol per venue.
+//! - [`market`]: the synthetic markets (random-walk trades over exact, never-crossed books).
+//! - [`faults`]: the faults the engine injects, on demand or at random.
+//! - [`server`]: the engine: [`Simulator`], one listener and market generator per venue.
+//! - `client`, `wire`: one client connection (handshake, frames, heartbeat rules, faults).
+//! - [`error`]: [`SimError`], what starting or driving the simulator can fail with.
 
+mod client;
+pub mod error;
+pub mod faults;
+pub mod market;
 pub mod protocol;
+pub mod server;
+#[cfg(test)]
+mod tests;
 pub mod venues;
+mod wire;
+
+pub use error::SimError;
+pub use faults::Fault;
+pub use server::{SimConfig, SimStats, Simulator, VenueStats};
