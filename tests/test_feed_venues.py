@@ -233,3 +233,21 @@ async def test_unknown_venues_symbols_and_urls_are_refused_clearly() -> None:
         feed.subscribe("binance", ["BTC/USDT"], ["candles"])  # type: ignore[list-item]
     with pytest.raises(ValueError, match="no built-in venue"):
         tickwire.Feed(urls={"bitmex": "ws://127.0.0.1:1/"})
+
+
+async def test_subscriptions_beyond_a_connections_limit_go_on_another_connection() -> None:
+    # OKX takes fewer than 30 channel subscriptions per connection.
+    symbols = [f"{base}/USDT" for base in ("BTC", "ETH", "SOL", "XRP", "ADA", "DOGE", "DOT", "LTC", "BCH", "LINK", "TRX", "AVAX", "ATOM", "UNI", "XLM")]
+    async with tickwire.Simulator(["okx"], symbols, rate=5_000) as sim:
+        feed = tickwire.Feed(urls=sim.urls(), reconnect=FAST)
+        seen = Recorder(feed)
+        assert feed.subscribe("okx", symbols, ["trades", "ticker"]) == 30
+        async with feed:
+            await _until(lambda: len(feed.subscriptions("okx")) == 30, what="every subscription confirmed")
+            await _until(lambda: all(seen.count("trades", s) >= 1 for s in symbols), what="trades of every symbol")
+            assert sorted(name for name in feed.metrics()["venues"]) == ["okx", "okx#2"]
+            assert feed.is_connected("okx")
+            assert sim.stats()["okx"]["clients_connected"] == 2
+            assert feed.unsubscribe("okx", symbols[-1:], ["trades", "ticker"]) == 2
+            assert feed.subscribe("okx", ["BTC/USDT"], ["trades"]) == 0, "already held by a connection"
+        assert seen.errors == []

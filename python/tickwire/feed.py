@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import itertools
 import logging
 import time
@@ -231,6 +232,8 @@ class _BuiltinLink(_Link):
         # Per channel: the market ids subscribed or being subscribed; other events are dropped
         # (a venue stream may carry more than was asked for, as Coinbase's ticker carries BBOs).
         self.wanted: dict[str, set[int]] = {channel: set() for channel in CHANNELS}
+        #: The (symbol, channel) pairs subscribed or being subscribed on this connection.
+        self.holding: set[Subscription] = set()
         for channel in CHANNELS:
             self.dispatch.set_wanted(channel, [])
             for callback in feed._callbacks[channel]:
@@ -242,8 +245,12 @@ class _BuiltinLink(_Link):
         return self.protocol.name
 
     def want(self, pairs: Iterable[Subscription], wanted: bool) -> None:
+        """Records ``pairs`` as held (or no longer) by this connection, and tells the
+        dispatch which markets' events of each channel to deliver."""
         changed = set()
-        for symbol, channel in pairs:
+        for pair in pairs:
+            (self.holding.add if wanted else self.holding.discard)(pair)
+            symbol, channel = pair
             market = self.protocol.market_id(symbol)
             (self.wanted[channel].add if wanted else self.wanted[channel].discard)(market)
             changed.add(channel)
@@ -337,6 +344,10 @@ class Feed:
             raise ValueError(f"app_ping_interval must be above 0, not {app_ping_interval!r}")
         self._app_ping_interval = app_ping_interval
         self._links: dict[str, _Link] = {}
+        # Built-in venue endpoints' connections, in order, and their per-symbol handlers
+        # (channel, callback, market id), which every new connection of the endpoint gets.
+        self._shards: dict[str, list[_BuiltinLink]] = {}
+        self._routes: dict[str, list[tuple[str, Callable[..., object], int]]] = {}
         self._callbacks: dict[str, list[Callable[..., object]]] = {name: [] for name in (*CHANNELS, "state", "error")}
         self._strategies: list[Strategy] = []
         self._started_ns: int | None = None
@@ -357,32 +368,62 @@ class Feed:
             raise ValueError(f"another venue named {venue.name!r} is already in this feed")
         return link
 
-    def _builtin_link(self, name: str) -> _BuiltinLink:
-        """The link of a built-in venue endpoint (``"binance"``, ``"bybit-linear"`` …)."""
-        link = self._links.get(name)
-        if link is None:
-            endpoint = _builtin_endpoint(name)
-            if endpoint is None:
-                raise ValueError(f"unknown venue {name!r}; the built-in ones are {list(BUILTIN_VENUES)}")
-            protocol = _core.VenueProtocol(*endpoint)
-            link = _BuiltinLink(self, name, protocol, self._urls.get(name, protocol.url))
+    def _builtin_link(self, endpoint: str, shard: int = 0) -> _BuiltinLink:
+        """Connection ``shard`` (0, 1 …) of a built-in venue endpoint (``"binance"``,
+        ``"bybit-linear"`` …), named ``endpoint`` for the first and ``endpoint#2`` … after."""
+        shards = self._shards.setdefault(endpoint, [])
+        while len(shards) <= shard:
+            spec = _builtin_endpoint(endpoint)
+            if spec is None:
+                raise ValueError(f"unknown venue {endpoint!r}; the built-in ones are {list(BUILTIN_VENUES)}")
+            protocol = _core.VenueProtocol(*spec)
+            name = endpoint if not shards else f"{endpoint}#{len(shards) + 1}"
+            link = _BuiltinLink(self, name, protocol, self._urls.get(endpoint, protocol.url))
+            for channel, callback, market in self._routes.get(endpoint, []):
+                link.dispatch.add(channel, callback, market)
+            shards.append(link)
             self._add_link(link)
-        assert isinstance(link, _BuiltinLink)
-        return link
+        return shards[shard]
+
+    def _shard_for(self, endpoint: str, pair: Subscription) -> _BuiltinLink:
+        """The connection that holds ``pair``, or one with room for it: a venue caps the
+        subscriptions of one connection (Binance 1,024 streams), so more go on another."""
+        shards = self._shards.get(endpoint) or [self._builtin_link(endpoint)]
+        for link in shards:
+            if pair in link.holding:
+                return link
+        for link in shards:
+            if len(link.holding) < link.protocol.max_per_connection:
+                return link
+        return self._builtin_link(endpoint, len(shards))
 
     def _add_link(self, link: _Link) -> None:
         self._links[link.name] = link
         if self._started_ns is not None:
             self._open(link)
 
-    def _links_for(self, venue: Venue | str, symbols: Iterable[str]) -> dict[_Link, list[str]]:
-        """The links serving ``symbols`` on ``venue``, with their share of the symbols."""
+    def _grouped(self, venue: Venue | str, symbols: Iterable[str], channels: list[Channel], *, adding: bool) -> dict[_Link, list[Subscription]]:
+        """The (symbol, channel) pairs by the connection that serves them: the venue's own
+        for a Python venue; for a built-in one the endpoint's shard holding the pair, or (when
+        ``adding``) one with room. Pairs no connection holds are left out when not adding."""
         if not isinstance(venue, str):
-            return {self._python_link(venue): list(symbols)}
-        grouped: dict[_Link, list[str]] = {}
+            return {self._python_link(venue): _pairs(symbols, channels)}
+        symbols = list(symbols)
         for symbol in symbols:
-            link = self._builtin_link(_endpoint_name(venue, symbol))
-            grouped.setdefault(link, []).append(symbol)
+            _check_symbol(venue, symbol)  # all or nothing: no pair is taken before all are valid
+        grouped: dict[_Link, list[Subscription]] = {}
+        for pair in _pairs(symbols, channels):
+            endpoint = _endpoint_name(venue, pair[0])
+            if adding:
+                shard = self._shard_for(endpoint, pair)
+                shard.holding.add(pair)  # counts against the shard's room for the next pair
+                link: _Link = shard
+            else:
+                holder = next((shard for shard in self._shards.get(endpoint, []) if pair in shard.holding), None)
+                if holder is None:
+                    continue
+                link = holder
+            grouped.setdefault(link, []).append(pair)
         return grouped
 
     def add_venue(self, venue: Venue | str) -> None:
@@ -409,10 +450,8 @@ class Feed:
             ValueError: An unknown channel, venue or symbol, or another venue object with the
                 same name.
         """
-        channel_list = _channels(channels)
         added = 0
-        for link, share in self._links_for(venue, symbols).items():
-            wanted = _pairs(share, channel_list)
+        for link, wanted in self._grouped(venue, symbols, _channels(channels), adding=True).items():
             if isinstance(link, _BuiltinLink):
                 link.want(wanted, True)
             added += link.subscriptions.request(link.ids_of(wanted))
@@ -425,10 +464,8 @@ class Feed:
         Raises:
             ValueError: An unknown channel, venue or symbol.
         """
-        channel_list = _channels(channels)
         dropped = 0
-        for link, share in self._links_for(venue, symbols).items():
-            unwanted = _pairs(share, channel_list)
+        for link, unwanted in self._grouped(venue, symbols, _channels(channels), adding=False).items():
             if isinstance(link, _BuiltinLink):
                 link.want(unwanted, False)
             dropped += link.subscriptions.unrequest(link.ids_of(unwanted))
@@ -481,8 +518,12 @@ class Feed:
         Raises:
             ValueError: An unknown channel, venue or symbol.
         """
-        link = self._builtin_link(_endpoint_name(venue, symbol))
-        link.dispatch.add(_channels([channel])[0], callback, link.protocol.market_id(symbol))
+        endpoint = _endpoint_name(venue, symbol)
+        first = self._builtin_link(endpoint)
+        route = (_channels([channel])[0], callback, first.protocol.market_id(symbol))
+        self._routes.setdefault(endpoint, []).append(route)
+        for link in self._shards[endpoint]:
+            link.dispatch.add(*route)
         return callback
 
     def off(self, channel: Channel, callback: Callable[..., object]) -> bool:
@@ -493,6 +534,8 @@ class Feed:
         before = len(self._callbacks[channel])
         self._callbacks[channel] = [c for c in self._callbacks[channel] if c != callback]
         removed = len(self._callbacks[channel]) < before
+        for routes in self._routes.values():
+            routes[:] = [r for r in routes if not (r[0] == channel and r[1] == callback)]
         for link in self._links.values():
             if isinstance(link, _BuiltinLink) and link.dispatch.remove(channel, callback):
                 removed = True
@@ -767,7 +810,13 @@ class Feed:
             try:
                 assert link.session is not None
                 messages = link.requests(request_id, is_subscribe, pairs)
-                link.answers_due[request_id] = link.answers_expected(len(pairs), len(messages))
+                expected = link.answers_expected(len(pairs), len(messages))
+                if expected == 0:
+                    # Nothing to send (Coinbase keeps a channel another subscription still
+                    # needs): done as asked.
+                    link.subscriptions.confirm(request_id)
+                    continue
+                link.answers_due[request_id] = expected
                 for message in messages:
                     await link.session.send(message)
             except ConnectionClosed:
@@ -909,6 +958,17 @@ _ENDPOINT_NAMES = sorted(_ENDPOINTS)
 
 def _builtin_endpoint(name: str) -> tuple[str, str] | None:
     return _ENDPOINTS.get(name)
+
+
+@functools.cache
+def _protocol(endpoint: str) -> _core.VenueProtocol:
+    """A built-in endpoint's protocol, for checks (each connection has its own)."""
+    return _core.VenueProtocol(*_ENDPOINTS[endpoint])
+
+
+def _check_symbol(venue: str, symbol: str) -> None:
+    """Raises ``ValueError`` if ``venue`` cannot name ``symbol``."""
+    _protocol(_endpoint_name(venue, symbol)).market_id(symbol)
 
 
 def _endpoint_name(venue: str, symbol: str) -> str:

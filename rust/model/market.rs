@@ -9,6 +9,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
+use rustc_hash::FxHashMap;
+
 use super::symbol::{Instrument, InstrumentKind, SymbolError, Venue};
 
 /// One instrument on one venue, named both ways.
@@ -93,12 +95,14 @@ pub fn by_id(id: u32) -> Option<MarketRef> {
 }
 
 /// An adapter's lock-free memo of the markets it has seen, keyed by the native symbol exactly
-/// as the wire spells it (so `btcusdt` and `BTCUSDT` are two keys to one market).
+/// as the wire spells it (so `btcusdt` and `BTCUSDT` are two keys to one market). Hashed with
+/// `FxHash`: the keys are a venue's own symbols, short and not chosen by an attacker who could
+/// flood one bucket, and `SipHash` cost a multi-symbol stream several percent of its parse time.
 #[derive(Debug)]
 pub struct MarketCache {
     venue: Venue,
     kind: Option<InstrumentKind>,
-    by_wire: HashMap<Box<str>, MarketRef>,
+    by_wire: FxHashMap<Box<str>, MarketRef>,
     /// The last symbol looked up, and its market: streams repeat a symbol more often than they
     /// switch, and a byte comparison is cheaper than hashing. The string's buffer is reused.
     last_wire: String,
@@ -109,7 +113,7 @@ impl MarketCache {
     /// A cache for `venue`'s symbols; `kind` as for [`intern`].
     #[must_use]
     pub fn new(venue: Venue, kind: Option<InstrumentKind>) -> Self {
-        Self { venue, kind, by_wire: HashMap::new(), last_wire: String::new(), last: None }
+        Self { venue, kind, by_wire: FxHashMap::default(), last_wire: String::new(), last: None }
     }
 
     /// The market `wire` names: a hash lookup after the first time.

@@ -31,7 +31,8 @@
 //!   emitted like live ones; their trade ids let a consumer drop the ones it already has.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Mutex, PoisonError};
 use std::fmt::{self, Write as _};
 use std::time::Duration;
 
@@ -98,6 +99,10 @@ pub struct CoinbaseAdapter {
     last_sequence: Option<u64>,
     /// The `heartbeats` subscription sent by `on_connect` has not been answered yet.
     heartbeats_ack_pending: bool,
+    /// The (market id, channel) pairs subscribed through this adapter and not cancelled:
+    /// bbo and ticker share Coinbase's `ticker` channel, so cancelling one must not cancel
+    /// the other.
+    held: Mutex<HashSet<(u32, Channel)>>,
 }
 
 impl CoinbaseAdapter {
@@ -108,7 +113,12 @@ impl CoinbaseAdapter {
             markets: MarketCache::new(Venue::Coinbase, Some(InstrumentKind::Spot)),
             last_sequence: None,
             heartbeats_ack_pending: true,
+            held: Mutex::default(),
         }
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, HashSet<(u32, Channel)>> {
+        self.held.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// `sequence_num` of the last message read on this connection.
@@ -183,7 +193,9 @@ impl Adapter for CoinbaseAdapter {
         pairs: &[(MarketRef, Channel)],
         out: &mut Vec<String>,
     ) -> Result<(), VenueError> {
-        requests("subscribe", pairs, out)
+        requests("subscribe", pairs, out)?;
+        self.held().extend(pairs.iter().map(|(market, channel)| (market.id, *channel)));
+        Ok(())
     }
 
     fn unsubscribe(
@@ -192,7 +204,21 @@ impl Adapter for CoinbaseAdapter {
         pairs: &[(MarketRef, Channel)],
         out: &mut Vec<String>,
     ) -> Result<(), VenueError> {
-        requests("unsubscribe", pairs, out)
+        let mut held = self.held();
+        for (market, channel) in pairs {
+            held.remove(&(market.id, *channel));
+        }
+        // A product stays on the `ticker` channel while its bbo or its ticker is still wanted.
+        let cancelled: Vec<(MarketRef, Channel)> = pairs
+            .iter()
+            .filter(|(market, channel)| match channel {
+                Channel::Bbo => !held.contains(&(market.id, Channel::Ticker)),
+                Channel::Ticker => !held.contains(&(market.id, Channel::Bbo)),
+                Channel::Trades | Channel::Book => true,
+            })
+            .cloned()
+            .collect();
+        requests("unsubscribe", &cancelled, out)
     }
 
     fn on_connect(&self, out: &mut Vec<String>) {
@@ -774,6 +800,19 @@ mod tests {
         assert!(spec.app_ping.is_none());
         assert!(spec.requests_per_second * 4.0 <= 8.0, "three channel messages a request, plus heartbeats");
         assert!(super::adapter(InstrumentKind::Perpetual).is_err());
+    }
+
+    #[test]
+    fn cancelling_bbo_keeps_the_ticker_channel_while_the_ticker_is_wanted() {
+        let adapter = CoinbaseAdapter::new();
+        let btc = market("BTC/USD");
+        let mut out = Vec::new();
+        adapter.subscribe(1, &[(btc.clone(), Channel::Bbo), (btc.clone(), Channel::Ticker)], &mut out).unwrap();
+        out.clear();
+        adapter.unsubscribe(2, &[(btc.clone(), Channel::Bbo)], &mut out).unwrap();
+        assert!(out.is_empty(), "the ticker still needs the channel: {out:?}");
+        adapter.unsubscribe(3, &[(btc.clone(), Channel::Ticker)], &mut out).unwrap();
+        assert_eq!(out, [r#"{"type":"unsubscribe","product_ids":["BTC-USD"],"channel":"ticker"}"#]);
     }
 
     #[test]

@@ -216,7 +216,8 @@ impl VenueSim for KrakenSim {
                         out.text(scratch);
                     }
                 }
-                if subscription.ticker_bbo {
+                // Kraken's tickers always carry every figure: none before the first trade.
+                if subscription.ticker_bbo && subscription.figures.is_some() {
                     let best = best(&subscription.replica);
                     if best.is_some() && best != subscription.last_bbo {
                         subscription.last_bbo = best;
@@ -470,7 +471,11 @@ impl KrakenSim {
                 let _ = write!(scratch, r#"{{"channel":"trade","type":"snapshot","data":[]}}"#);
             }
             Stream::Ticker => {
-                let best = if bbo { subscription.last_bbo } else { None };
+                // Every figure or no snapshot: Kraken's tickers are never partial.
+                let best = if bbo { subscription.last_bbo } else { best(&subscription.replica) };
+                if best.is_none() || subscription.figures.is_none() {
+                    return;
+                }
                 write_ticker(scratch, "snapshot", market, best, subscription.figures, now_ns);
             }
             Stream::Book => write_book_snapshot(scratch, market, subscription, now_ns),
@@ -1015,16 +1020,9 @@ mod tests {
             replies.iter().filter(|(control, _)| *control == Control::Ack { request_id: Some(5) }).count();
         assert_eq!(ack_count, 5, "one ack per symbol and stream: {replies:?}");
         let events: Vec<&Event> = replies.iter().flat_map(|(_, events)| events).collect();
-        let [Event::Bbo(bbo), Event::Ticker(bbo_ticker), Event::Ticker(trades_ticker), Event::Book(snapshot)] =
-            events.as_slice()
-        else {
-            panic!("{events:?}")
-        };
-        assert_eq!((bbo.bid_price, bbo.bid_qty), (d("100.0"), d("1.5")));
-        assert_eq!((bbo.ask_price, bbo.ask_qty), (d("100.5"), d("2.5")));
-        assert_eq!(bbo.exchange_time_ns, NOW_NS / 1_000 * 1_000);
-        assert_eq!(bbo_ticker.bid_price, Some(d("100")));
-        assert_eq!(trades_ticker.bid_price, None);
+        // No ticker snapshots yet: Kraken's tickers carry every figure, and none is known
+        // before the first trade.
+        let [Event::Book(snapshot)] = events.as_slice() else { panic!("{events:?}") };
         assert!(snapshot.is_snapshot);
         assert_eq!((snapshot.bids.len(), snapshot.asks.len()), (10, 10));
         assert_eq!(snapshot.bids[1].qty.to_string(), "1.50000001");
@@ -1032,6 +1030,29 @@ mod tests {
         let mut client = ClientBook::default();
         client.apply(snapshot);
         assert_eq!(i64::from(client.checksum((1, 8))), snapshot.checksum.unwrap());
+
+        // Tickers.
+        let ticker = Happening::Ticker {
+            market: btc.clone(),
+            last: d("100.5"),
+            open: d("98.0"),
+            high: d("101.0"),
+            low: d("97.5"),
+            volume: d("1234.5"),
+            quote_volume: d("123450"),
+            bid: Level { price: d("100.4"), qty: d("1") },
+            ask: Level { price: d("100.6"), qty: d("2") },
+            time_ns: NOW_NS,
+        };
+        let replies = session.encode(&ticker, EncodeFaults::default());
+        let [(Control::Data, events)] = replies.as_slice() else { panic!("{replies:?}") };
+        let [Event::Bbo(_), Event::Ticker(parsed)] = events.as_slice() else { panic!("{events:?}") };
+        assert_eq!(parsed.last_price, Some(d("100.5")));
+        assert_eq!((parsed.high_24h, parsed.low_24h), (Some(d("101")), Some(d("97.5"))));
+        assert_eq!(parsed.volume_24h, Some(d("1234.5")));
+        assert_eq!(parsed.change_24h, Some(d("2.5")));
+        assert_eq!(parsed.change_pct_24h, Some(d("2.55")));
+        assert_eq!((parsed.bid_price, parsed.ask_qty), (Some(d("100.4")), Some(d("2"))));
 
         // Trades.
         let trade = Happening::Trade {
@@ -1073,29 +1094,6 @@ mod tests {
         let Some(Event::Book(update)) = replies[0].1.first() else { panic!("{replies:?}") };
         client.apply(update);
         assert_ne!(i64::from(client.checksum((1, 8))), update.checksum.unwrap());
-
-        // Tickers.
-        let ticker = Happening::Ticker {
-            market: btc.clone(),
-            last: d("100.5"),
-            open: d("98.0"),
-            high: d("101.0"),
-            low: d("97.5"),
-            volume: d("1234.5"),
-            quote_volume: d("123450"),
-            bid: Level { price: d("100.4"), qty: d("1") },
-            ask: Level { price: d("100.6"), qty: d("2") },
-            time_ns: NOW_NS,
-        };
-        let replies = session.encode(&ticker, EncodeFaults::default());
-        let [(Control::Data, events)] = replies.as_slice() else { panic!("{replies:?}") };
-        let [Event::Bbo(_), Event::Ticker(parsed)] = events.as_slice() else { panic!("{events:?}") };
-        assert_eq!(parsed.last_price, Some(d("100.5")));
-        assert_eq!((parsed.high_24h, parsed.low_24h), (Some(d("101")), Some(d("97.5"))));
-        assert_eq!(parsed.volume_24h, Some(d("1234.5")));
-        assert_eq!(parsed.change_24h, Some(d("2.5")));
-        assert_eq!(parsed.change_pct_24h, Some(d("2.55")));
-        assert_eq!((parsed.bid_price, parsed.ask_qty), (Some(d("100.4")), Some(d("2"))));
 
         // Unsubscribing stops the stream.
         let replies = session.request(false, 6, &[(btc.clone(), Channel::Trades)]);

@@ -1,0 +1,25 @@
+"""The examples in examples/ run and do what their docstrings say."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+async def test_the_venues_example_streams_trades_from_both_venues() -> None:
+    trades = await _load("venues").run(1.0)
+    assert set(trades) == {"binance", "okx"}
+    assert all(count > 50 for count in trades.values()), trades
