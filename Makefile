@@ -1,5 +1,5 @@
 # tickwire: every target creates what it needs (virtual environment, build) by itself.
-#   make demo   run the main job (a local demo; needs no network)
+#   make demo   run the main job (every venue from the local simulator; needs no network)
 #   make test   run every test: cargo test and pytest (what CI runs)
 #   make lint   clippy, mypy --strict on the example, stubtest on the built module
 #   make bench  compare tickwire with picows, websockets and aiohttp; cargo bench

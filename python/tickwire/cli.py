@@ -1,8 +1,9 @@
 """The ``tickwire`` command line.
 
-``tickwire demo`` starts a local WebSocket server that streams Binance-shaped trades, connects
-to it through tickwire, and shows live counts: messages per second, wire-to-callback latency
-and the connection's counters. It needs no network beyond loopback.
+``tickwire demo`` runs the exchange simulator for all five venues and a :class:`~tickwire.Feed`
+subscribed to every channel of two symbols on each, and shows a line per venue every second:
+connection state, events per second, the latency from reading the frame to the callback,
+reconnects and errors. It needs no network beyond loopback.
 
 ``tickwire simulate`` runs the exchange simulator (:class:`~tickwire.Simulator`): it prints each
 venue's URL, then live counters once a second, until Ctrl-C or ``--duration``.
@@ -12,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import json
 import sys
-import threading
 import time
 from collections.abc import Sequence
 
-from .client import Connection, connect
+from ._core import BBO, BookUpdate, Ticker, Trade
+from .events import CHANNELS
+from .feed import Feed
 from .simulator import Simulator
 
 __all__ = ["main"]
@@ -29,9 +29,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
     parser = argparse.ArgumentParser(prog="tickwire", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="stream from a local server and show live counts")
-    demo.add_argument("--rate", type=int, default=20_000, help="messages per second the server sends")
+    demo = commands.add_parser("demo", help="stream every venue from the simulator and show live counts")
+    demo.add_argument("--rate", type=int, default=2_000, help="happenings per second per venue")
     demo.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    demo.add_argument("--faults", type=float, default=0.0, help="random faults per minute per venue")
     simulate = commands.add_parser("simulate", help="run the exchange simulator and show live counters")
     simulate.add_argument("--venues", default="binance", help="comma-separated venues (default: binance)")
     simulate.add_argument("--symbols", default="BTC/USDT,ETH/USDT", help="comma-separated unified symbols")
@@ -60,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             if args.rate <= 0:
                 parser.error("--rate must be positive")
-            asyncio.run(_demo(args.rate, args.duration))
+            asyncio.run(_demo(args.rate, args.duration, args.faults))
     except KeyboardInterrupt:
         return 130
     except (ValueError, OSError) as error:
@@ -102,114 +103,92 @@ async def _simulate(simulator: Simulator, duration: float | None) -> None:
             last = now
 
 
-class _TradeServer:
-    """A WebSocket server on a thread of its own that sends trades at a fixed rate, each
-    carrying the ``time.monotonic_ns()`` at which it was sent."""
-
-    def __init__(self, rate: int) -> None:
-        self.rate = rate
-        self.port = 0
-        self._ready = threading.Event()
-        self._stop: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread = threading.Thread(target=self._run, name="tickwire-demo-server", daemon=True)
-
-    def __enter__(self) -> _TradeServer:
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("the demo server did not start within 10 s")
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
-
-    def _run(self) -> None:
-        asyncio.run(self._serve())
-
-    async def _serve(self) -> None:
-        from websockets.asyncio.server import ServerConnection, serve
-
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-
-        async def stream_trades(ws: ServerConnection) -> None:
-            trade_id = 0
-            started = time.monotonic()
-            with contextlib.suppress(Exception):
-                while True:
-                    due = int((time.monotonic() - started) * self.rate)
-                    while trade_id < due:
-                        trade_id += 1
-                        await ws.send(_trade(trade_id))
-                    await asyncio.sleep(0.001)
-
-        async with serve(stream_trades, "127.0.0.1", 0, compression=None) as server:
-            self.port = server.sockets[0].getsockname()[1]
-            self._ready.set()
-            await self._stop.wait()
+#: What the demo subscribes to on each venue (every channel of each).
+DEMO_SYMBOLS: dict[str, list[str]] = {
+    "binance": ["BTC/USDT", "ETH/USDT"],
+    "bybit": ["BTC/USDT", "BTC/USDT-PERP"],
+    "okx": ["BTC/USDT", "ETH/USDT-PERP"],
+    "coinbase": ["BTC/USD", "ETH/USD"],
+    "kraken": ["BTC/USD", "ETH/USD"],
+}
 
 
-def _trade(trade_id: int) -> str:
-    price = 50_000 + (trade_id % 1000) / 100
-    return (
-        f'{{"e":"trade","E":{time.time_ns() // 1_000_000},"s":"BTCUSDT","t":{trade_id},'
-        f'"p":"{price:.2f}","q":"0.00100000","T":{time.time_ns() // 1_000_000},"m":false,'
-        f'"sent_ns":{time.monotonic_ns()}}}'
-    )
-
-
-class _Tally:
-    """Counts and wire-to-callback latencies of one reporting interval."""
+class _VenueTally:
+    """One venue's events and read-to-callback latencies, in total and for the interval."""
 
     def __init__(self) -> None:
         self.total = 0
         self.interval = 0
         self.latencies_us: list[float] = []
+        self.errors = 0
 
-    def on_message(self, message: str | bytes) -> None:
-        received_ns = time.monotonic_ns()
-        trade = json.loads(message)
-        self.latencies_us.append((received_ns - trade["sent_ns"]) / 1000)
+    def on_event(self, event: Trade | BBO | BookUpdate | Ticker) -> None:
+        self.latencies_us.append((time.monotonic_ns() - event.receive_time_ns) / 1000)
         self.total += 1
         self.interval += 1
 
-    def take_line(self, connection: Connection, seconds: float) -> str:
+    def take(self, seconds: float) -> tuple[float, float, float]:
+        """Events/s, p50 and p99 µs of the interval; starts the next one."""
         latencies = sorted(self.latencies_us)
         p50 = latencies[len(latencies) // 2] if latencies else float("nan")
         p99 = latencies[int(len(latencies) * 0.99)] if latencies else float("nan")
-        stats = connection.stats()
-        line = (
-            f"{connection.state.value:<9} {self.interval / seconds:>9,.0f} msg/s  "
-            f"latency p50 {p50:>7.1f} µs  p99 {p99:>7.1f} µs  total {self.total:>10,}  "
-            f"batches {stats['batches_delivered']:>8,}  lag events {stats['queue_full_events']}"
-        )
+        rate = self.interval / seconds
         self.interval = 0
         self.latencies_us.clear()
-        return line
+        return rate, p50, p99
 
 
-async def _demo(rate: int, duration: float | None) -> None:
-    """Stream until ``duration`` seconds have passed or Ctrl-C; the summary prints either way."""
-    tally = _Tally()
+async def _demo(rate: int, duration: float | None, faults: float) -> None:
+    """The simulator for all five venues and a feed on every channel of two symbols each;
+    a line per venue every second until ``duration`` or Ctrl-C, then a summary."""
+    symbols = sorted({symbol for venue_symbols in DEMO_SYMBOLS.values() for symbol in venue_symbols})
+    tallies = {venue: _VenueTally() for venue in DEMO_SYMBOLS}
     started = time.monotonic()
     deadline = None if duration is None else started + duration
-    try:
-        with _TradeServer(rate) as server:
-            url = f"ws://127.0.0.1:{server.port}/"
-            print(f"tickwire demo: {rate:,} trades/s from a local server at {url}; Ctrl-C to stop")
-            async with await connect(url) as connection:
-                connection.on_message(tally.on_message)
+    async with Simulator(list(DEMO_SYMBOLS), symbols, rate=rate, faults=faults) as sim:
+        # Loopback answers in microseconds: short heartbeat and close limits show recovery from a
+        # stalled or dropped connection within seconds.
+        feed = Feed(urls=sim.urls(), ping_interval=1.0, stale_timeout=3.0, close_timeout=1.0)
+        for venue, venue_symbols in DEMO_SYMBOLS.items():
+            feed.subscribe(venue, venue_symbols, CHANNELS)
+
+        def on_event(event: Trade | BBO | BookUpdate | Ticker) -> None:
+            tallies[event.venue].on_event(event)
+
+        def on_error(error: BaseException) -> None:
+            venue = getattr(error, "venue", None)
+            if isinstance(venue, str) and venue in tallies:
+                tallies[venue].errors += 1
+
+        for register in (feed.on_trade, feed.on_bbo, feed.on_book, feed.on_ticker):
+            register(on_event)
+        feed.on_error(on_error)
+        print(f"tickwire demo: simulated {', '.join(DEMO_SYMBOLS)} at {rate:,} happenings/s each"
+              f"{f', {faults:g} faults/min' if faults else ''}; Ctrl-C to stop", flush=True)
+        try:
+            async with feed:
                 last = time.monotonic()
                 while deadline is None or last < deadline:
-                    await asyncio.sleep(1.0 if deadline is None else min(1.0, deadline - last))
+                    await asyncio.sleep(1.0 if deadline is None else max(0.0, min(1.0, deadline - last)))
                     now = time.monotonic()
-                    print(tally.take_line(connection, now - last), flush=True)
+                    metrics = feed.metrics()["venues"]
+                    for venue, tally in tallies.items():
+                        events_per_s, p50, p99 = tally.take(now - last)
+                        links = [m for name, m in metrics.items() if name.split("-")[0].split("#")[0] == venue]
+                        connected = all(m["connected"] for m in links) and bool(links)
+                        reconnects = sum(m["reconnection_count"] for m in links)
+                        print(
+                            f"{venue:<9} {'connected' if connected else 'DOWN':<9} {events_per_s:>9,.0f} events/s  "
+                            f"read→callback p50 {p50:>7.1f} µs  p99 {p99:>8.1f} µs  total {tally.total:>9,}  "
+                            f"reconnects {reconnects}  errors {tally.errors}",
+                            flush=True,
+                        )
                     last = now
-    finally:
-        elapsed = time.monotonic() - started
-        print(f"received {tally.total:,} messages in {elapsed:.1f} s ({tally.total / elapsed:,.0f} msg/s)")
+        finally:
+            elapsed = time.monotonic() - started
+            total = sum(t.total for t in tallies.values())
+            print(f"received {total:,} events in {elapsed:.1f} s ({total / elapsed:,.0f}/s): "
+                  + ", ".join(f"{venue} {tally.total:,}" for venue, tally in tallies.items()), flush=True)
 
 
 if __name__ == "__main__":

@@ -594,9 +594,8 @@ class Feed:
             for task in (link.pump, link.pinger):
                 if task is not None:
                     task.cancel()
-        for link in self._links.values():
-            if link.session is not None:
-                await link.session.close()
+        # At once: a silent peer keeps its session's close waiting for close_timeout.
+        await asyncio.gather(*(link.session.close() for link in self._links.values() if link.session is not None))
         for strategy in self._strategies:
             self._call(strategy.on_stop)
         self._started_ns = None
