@@ -6,6 +6,8 @@
 //!   sent with; compared, ordered and hashed by value; with a correctly rounded `to_f64`.
 //! - [`symbol`]: [`Venue`], the unified notation (`BTC/USDT`, `BTC/USDT-PERP`,
 //!   `BTC/USD-250328`) and the mapping to and from each venue's native symbols.
+//! - [`time`]: RFC 3339 date-times to and from exact Unix nanoseconds (Coinbase's and Kraken's
+//!   timestamps, read by the adapters and written by the simulators).
 //!
 //! Invariants:
 //! - Prices and quantities are exact: for every number a venue sends, `Decimal::parse` keeps its
@@ -21,6 +23,7 @@ pub mod decimal;
 pub mod event;
 pub mod market;
 pub mod symbol;
+pub mod time;
 
 pub use decimal::{Decimal, DecimalError};
 pub use event::{Bbo, BookUpdate, Channel, Event, Level, Side, Ticker, Trade, TradeId};

@@ -27,11 +27,12 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
+use super::fields::{millis_to_ns, optional, quantity};
 use super::json::from_slice;
 use super::{Adapter, Control, ParseError, Spec, VenueError};
 use crate::model::{
-    Bbo, BookUpdate, Channel, Decimal, Event, InstrumentKind, Level, MarketCache, MarketRef, Side, Ticker,
-    Trade, TradeId, Venue,
+    Bbo, BookUpdate, Channel, Event, InstrumentKind, Level, MarketCache, MarketRef, Side, Ticker, Trade,
+    TradeId, Venue,
 };
 
 /// The production combined-stream endpoint; subscriptions are made with `SUBSCRIBE` messages.
@@ -94,13 +95,7 @@ impl BinanceSpot {
         pairs: &[(MarketRef, Channel)],
         out: &mut Vec<String>,
     ) -> Result<(), VenueError> {
-        if pairs.len() > self.spec.max_per_request {
-            return Err(VenueError::TooMany {
-                venue: Venue::Binance,
-                count: pairs.len(),
-                max: self.spec.max_per_request,
-            });
-        }
+        self.spec.check_request_size(pairs.len())?;
         if pairs.is_empty() {
             return Ok(());
         }
@@ -218,8 +213,8 @@ impl BinanceSpot {
         write!(trade_id, "{}", raw.trade_id).map_err(|_| "trade id too long".to_owned())?;
         events.push(Event::Trade(Trade {
             market: self.market(raw.symbol)?,
-            price: non_negative(raw.price, "price")?,
-            qty: non_negative(raw.qty, "quantity")?,
+            price: quantity(raw.price, "price")?,
+            qty: quantity(raw.qty, "quantity")?,
             side: if raw.buyer_is_maker { Side::Sell } else { Side::Buy },
             trade_id,
             exchange_time_ns: millis_to_ns(raw.trade_time_ms)?,
@@ -236,10 +231,10 @@ impl BinanceSpot {
     ) -> Result<Control, String> {
         events.push(Event::Bbo(Bbo {
             market: self.market(raw.symbol)?,
-            bid_price: non_negative(raw.bid_price, "bid price")?,
-            bid_qty: non_negative(raw.bid_qty, "bid quantity")?,
-            ask_price: non_negative(raw.ask_price, "ask price")?,
-            ask_qty: non_negative(raw.ask_qty, "ask quantity")?,
+            bid_price: quantity(raw.bid_price, "bid price")?,
+            bid_qty: quantity(raw.bid_qty, "bid quantity")?,
+            ask_price: quantity(raw.ask_price, "ask price")?,
+            ask_qty: quantity(raw.ask_qty, "ask quantity")?,
             exchange_time_ns: 0,
             receive_time_ns,
         }));
@@ -276,7 +271,6 @@ impl BinanceSpot {
         receive_time_ns: u64,
         events: &mut Vec<Event>,
     ) -> Result<Control, String> {
-        let optional = |text: Option<&str>, what| text.map(|text| decimal(text, what)).transpose();
         let ticker = Ticker {
             market: self.market(raw.symbol)?,
             last_price: optional(raw.last, "last price")?,
@@ -444,25 +438,8 @@ fn leading_string<'a>(raw: &'a [u8], prefix: &[u8]) -> Option<&'a str> {
     std::str::from_utf8(&rest[..end]).ok()
 }
 
-
 fn shutdown(raw: ShutdownRaw) -> Control {
     Control::Reconnect { reason: format!("serverShutdown (event time {} ms)", raw.event_time_ms) }
-}
-
-fn decimal(text: &str, what: &str) -> Result<Decimal, String> {
-    Decimal::parse(text).map_err(|error| format!("{what}: {error}"))
-}
-
-fn non_negative(text: &str, what: &str) -> Result<Decimal, String> {
-    let value = decimal(text, what)?;
-    if value.is_negative() {
-        return Err(format!("{what} {text:?} is negative"));
-    }
-    Ok(value)
-}
-
-fn millis_to_ns(millis: u64) -> Result<u64, String> {
-    millis.checked_mul(1_000_000).ok_or_else(|| format!("time {millis} ms is beyond 2554"))
 }
 
 /// The combined stream's envelope; `stream` was read already.
@@ -646,8 +623,8 @@ impl<'de> Deserialize<'de> for WireLevel {
                 if seq.next_element::<IgnoredAny>()?.is_some() {
                     return Err(de::Error::invalid_length(3, &self));
                 }
-                let price = non_negative(price, "level price").map_err(de::Error::custom)?;
-                let qty = non_negative(qty, "level quantity").map_err(de::Error::custom)?;
+                let price = quantity(price, "level price").map_err(de::Error::custom)?;
+                let qty = quantity(qty, "level quantity").map_err(de::Error::custom)?;
                 Ok(WireLevel(Level { price, qty }))
             }
         }
@@ -663,6 +640,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::model::Decimal;
     use crate::model::market::{intern, intern_unified};
 
     const TRADE: &str = include_str!("../../tests/fixtures/binance/trades_trade.json");

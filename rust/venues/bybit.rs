@@ -33,6 +33,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
+use super::fields::{millis_to_ns, optional_or_blank, quantity};
 use super::{Adapter, AppPing, Control, Spec, VenueError};
 use crate::model::{
     Bbo, BookUpdate, Channel, Decimal, Event, InstrumentKind, Level, MarketCache, MarketRef, Side, Ticker,
@@ -131,13 +132,7 @@ impl Bybit {
         pairs: &[(MarketRef, Channel)],
         out: &mut Vec<String>,
     ) -> Result<(), VenueError> {
-        if pairs.len() > self.spec.max_per_request {
-            return Err(VenueError::TooMany {
-                venue: Venue::Bybit,
-                count: pairs.len(),
-                max: self.spec.max_per_request,
-            });
-        }
+        self.spec.check_request_size(pairs.len())?;
         let mut message = String::with_capacity(48 + pairs.len() * 32);
         // Writing to a String cannot fail.
         let _ = write!(message, r#"{{"req_id":"{request_id}","op":"{op}","args":["#);
@@ -173,7 +168,7 @@ impl Bybit {
                 return self.trades(data, receive_time_ns, events);
             }
             if let Some(rest) = topic.strip_prefix("orderbook.") {
-                let exchange_time_ns = ms_to_ns(envelope.cts.or(envelope.ts).unwrap_or(0))?;
+                let exchange_time_ns = millis_to_ns(envelope.cts.or(envelope.ts).unwrap_or(0))?;
                 let snapshot = match envelope.kind {
                     Some("snapshot") => true,
                     Some("delta") => false,
@@ -186,7 +181,7 @@ impl Bybit {
                 };
             }
             if topic.starts_with("tickers.") {
-                let exchange_time_ns = ms_to_ns(envelope.ts.unwrap_or(0))?;
+                let exchange_time_ns = millis_to_ns(envelope.ts.unwrap_or(0))?;
                 return self.ticker(data, exchange_time_ns, receive_time_ns, events);
             }
             return Ok(Control::Unknown);
@@ -227,11 +222,11 @@ impl Bybit {
                 .map_err(|_| format!("trade id longer than 48 bytes: {:?}", trade.id))?;
             events.push(Event::Trade(Trade {
                 market,
-                price: non_negative(trade.price, "price")?,
-                qty: non_negative(trade.qty, "size")?,
+                price: quantity(trade.price, "price")?,
+                qty: quantity(trade.qty, "size")?,
                 side,
                 trade_id,
-                exchange_time_ns: ms_to_ns(trade.time_ms)?,
+                exchange_time_ns: millis_to_ns(trade.time_ms)?,
                 receive_time_ns,
             }));
         }
@@ -304,22 +299,22 @@ impl Bybit {
     ) -> Result<Control, String> {
         let ticker: RawTicker<'_> = super::json::from_str(data)?;
         let market = self.market(ticker.symbol)?;
-        let change_pct_24h = match optional(ticker.change_fraction, "price24hPcnt")? {
+        let change_pct_24h = match optional_or_blank(ticker.change_fraction, "price24hPcnt")? {
             Some(fraction) => Some(fraction_to_percent(fraction).ok_or("price24hPcnt out of range")?),
             None => None,
         };
         events.push(Event::Ticker(Box::new(Ticker {
             market,
-            last_price: optional(ticker.last, "lastPrice")?,
-            bid_price: optional(ticker.bid_price, "bid1Price")?,
-            bid_qty: optional(ticker.bid_qty, "bid1Size")?,
-            ask_price: optional(ticker.ask_price, "ask1Price")?,
-            ask_qty: optional(ticker.ask_qty, "ask1Size")?,
-            open_24h: optional(ticker.open, "prevPrice24h")?,
-            high_24h: optional(ticker.high, "highPrice24h")?,
-            low_24h: optional(ticker.low, "lowPrice24h")?,
-            volume_24h: optional(ticker.volume, "volume24h")?,
-            quote_volume_24h: optional(ticker.quote_volume, "turnover24h")?,
+            last_price: optional_or_blank(ticker.last, "lastPrice")?,
+            bid_price: optional_or_blank(ticker.bid_price, "bid1Price")?,
+            bid_qty: optional_or_blank(ticker.bid_qty, "bid1Size")?,
+            ask_price: optional_or_blank(ticker.ask_price, "ask1Price")?,
+            ask_qty: optional_or_blank(ticker.ask_qty, "ask1Size")?,
+            open_24h: optional_or_blank(ticker.open, "prevPrice24h")?,
+            high_24h: optional_or_blank(ticker.high, "highPrice24h")?,
+            low_24h: optional_or_blank(ticker.low, "lowPrice24h")?,
+            volume_24h: optional_or_blank(ticker.volume, "volume24h")?,
+            quote_volume_24h: optional_or_blank(ticker.quote_volume, "turnover24h")?,
             change_24h: None,
             change_pct_24h,
             exchange_time_ns,
@@ -481,8 +476,8 @@ impl<'de> Deserialize<'de> for Levels {
                 let mut levels = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
                 while let Some((price, qty)) = seq.next_element::<(&'de str, &'de str)>()? {
                     levels.push(Level {
-                        price: non_negative(price, "price").map_err(de::Error::custom)?,
-                        qty: non_negative(qty, "size").map_err(de::Error::custom)?,
+                        price: quantity(price, "price").map_err(de::Error::custom)?,
+                        qty: quantity(qty, "size").map_err(de::Error::custom)?,
                     });
                 }
                 Ok(Levels(levels))
@@ -505,22 +500,6 @@ fn apply_top(top: &mut Option<Level>, levels: &[Level]) {
     }
 }
 
-fn non_negative(text: &str, what: &str) -> Result<Decimal, String> {
-    let value = Decimal::parse(text).map_err(|error| format!("{what}: {error}"))?;
-    if value.is_negative() {
-        return Err(format!("{what}: negative: {text}"));
-    }
-    Ok(value)
-}
-
-/// A ticker field: absent or `""` is `None`.
-fn optional(text: Option<&str>, what: &str) -> Result<Option<Decimal>, String> {
-    match text {
-        None | Some("") => Ok(None),
-        Some(text) => Decimal::parse(text).map(Some).map_err(|error| format!("{what}: {error}")),
-    }
-}
-
 /// `0.0146` (a fraction) → `1.46` (percent): the same digits, the point two places right.
 fn fraction_to_percent(fraction: Decimal) -> Option<Decimal> {
     if let Some(scale) = fraction.scale().checked_sub(2) {
@@ -528,10 +507,6 @@ fn fraction_to_percent(fraction: Decimal) -> Option<Decimal> {
     }
     let factor = if fraction.scale() == 1 { 10 } else { 100 };
     fraction.mantissa().checked_mul(factor).map(|mantissa| Decimal::new(mantissa, 0))
-}
-
-fn ms_to_ns(ms: u64) -> Result<u64, String> {
-    ms.checked_mul(1_000_000).ok_or_else(|| format!("time out of range: {ms} ms"))
 }
 
 #[cfg(test)]

@@ -2,8 +2,8 @@
 //!
 //! Owns the Coinbase [`Adapter`]: subscribe messages, and the parsing of the `market_trades`,
 //! `ticker`, `level2` (`l2_data`), `subscriptions`, `heartbeats` and error messages into
-//! normalized events; and [`parse_rfc3339_ns`], the exact RFC 3339 → Unix ns reader the
-//! simulator's tests reuse.
+//! normalized events. Timestamps are read exactly with
+//! [`parse_rfc3339_ns`](crate::model::time::parse_rfc3339_ns).
 //!
 //! Protocol facts (`PROTOCOLS.md` §4a):
 //! - One channel per subscribe message: a batch appends one message per distinct Coinbase
@@ -32,18 +32,19 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
-use std::sync::{Mutex, PoisonError};
 use std::fmt::{self, Write as _};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
+use super::fields::{decimal, optional, optional_quantity, quantity, rfc3339_ns};
 use super::{Adapter, Control, Spec, VenueError};
 use crate::model::{
-    Bbo, BookUpdate, Channel, Decimal, Event, InstrumentKind, Level, MarketCache, MarketRef, Side, Ticker,
-    Trade, TradeId, Venue,
+    Bbo, BookUpdate, Channel, Event, InstrumentKind, Level, MarketCache, MarketRef, Side, Ticker, Trade,
+    TradeId, Venue,
 };
 
 /// Production market-data endpoint.
@@ -143,13 +144,7 @@ fn wire_channel(channel: Channel) -> usize {
 }
 
 fn requests(action: &str, pairs: &[(MarketRef, Channel)], out: &mut Vec<String>) -> Result<(), VenueError> {
-    if pairs.len() > SPEC.max_per_request {
-        return Err(VenueError::TooMany {
-            venue: Venue::Coinbase,
-            count: pairs.len(),
-            max: SPEC.max_per_request,
-        });
-    }
+    SPEC.check_request_size(pairs.len())?;
     for (market, _) in pairs {
         if market.venue != Venue::Coinbase || market.kind != InstrumentKind::Spot {
             return Err(unsupported(format!("{} ({} on {})", market.unified, market.kind, market.venue)));
@@ -438,30 +433,6 @@ struct SubscriptionsEvent<'a> {
 
 type Reason = String;
 
-fn decimal(text: &str, field: &str) -> Result<Decimal, Reason> {
-    Decimal::parse(text).map_err(|error| format!("{field}: {error}"))
-}
-
-fn quantity(text: &str, field: &str) -> Result<Decimal, Reason> {
-    let value = decimal(text, field)?;
-    if value.is_negative() {
-        return Err(format!("{field}: negative quantity {text:?}"));
-    }
-    Ok(value)
-}
-
-fn optional(text: Option<&str>, field: &str) -> Result<Option<Decimal>, Reason> {
-    text.map(|text| decimal(text, field)).transpose()
-}
-
-fn optional_quantity(text: Option<&str>, field: &str) -> Result<Option<Decimal>, Reason> {
-    text.map(|text| quantity(text, field)).transpose()
-}
-
-fn time(text: &str, field: &str) -> Result<u64, Reason> {
-    parse_rfc3339_ns(text).map_err(|reason| format!("{field}: {reason}: {text:?}"))
-}
-
 impl CoinbaseAdapter {
     fn parse_message(
         &mut self,
@@ -523,7 +494,7 @@ impl CoinbaseAdapter {
                     qty: quantity(trade.size, "size")?,
                     side,
                     trade_id,
-                    exchange_time_ns: time(trade.time, "time")?,
+                    exchange_time_ns: rfc3339_ns(trade.time, "time")?,
                     receive_time_ns,
                 }));
             }
@@ -538,7 +509,7 @@ impl CoinbaseAdapter {
         receive_time_ns: u64,
         events: &mut Vec<Event>,
     ) -> Result<Control, Reason> {
-        let exchange_time_ns = time(timestamp.ok_or("no timestamp")?, "timestamp")?;
+        let exchange_time_ns = rfc3339_ns(timestamp.ok_or("no timestamp")?, "timestamp")?;
         for event in list {
             for ticker in event.tickers {
                 let market = self.market(ticker.product_id)?;
@@ -590,7 +561,7 @@ impl CoinbaseAdapter {
         events: &mut Vec<Event>,
     ) -> Result<Control, Reason> {
         let sequence = sequence.ok_or("no sequence_num")?;
-        let message_time_ns = time(timestamp.ok_or("no timestamp")?, "timestamp")?;
+        let message_time_ns = rfc3339_ns(timestamp.ok_or("no timestamp")?, "timestamp")?;
         for event in list {
             let is_snapshot = match event.kind {
                 "snapshot" => true,
@@ -610,7 +581,7 @@ impl CoinbaseAdapter {
                     "offer" | "ask" => asks.push(level),
                     other => return Err(format!("l2_data side: unknown {other:?}")),
                 }
-                latest_ns = latest_ns.max(time(update.event_time, "event_time")?);
+                latest_ns = latest_ns.max(rfc3339_ns(update.event_time, "event_time")?);
             }
             events.push(Event::Book(BookUpdate {
                 market: self.market(event.product_id)?,
@@ -644,114 +615,12 @@ impl CoinbaseAdapter {
     }
 }
 
-/// Reads an RFC 3339 date-time (`2023-02-09T20:32:50.714964855Z`, up to 9 fractional digits,
-/// `Z` or a `±HH:MM` offset) as exact nanoseconds since the Unix epoch.
-///
-/// # Errors
-///
-/// What is wrong, for text outside that grammar, an impossible date or time (month 13,
-/// February 30, second 60), more than 9 fractional digits, or a time before 1970 or past
-/// `u64` nanoseconds (2554).
-pub fn parse_rfc3339_ns(text: &str) -> Result<u64, &'static str> {
-    let bytes = text.as_bytes();
-    let digits = |from: usize, count: usize| -> Result<u32, &'static str> {
-        let slice = bytes.get(from..from + count).ok_or("too short")?;
-        slice.iter().try_fold(0_u32, |value, &byte| {
-            if byte.is_ascii_digit() {
-                Ok(value * 10 + u32::from(byte - b'0'))
-            } else {
-                Err("expected a digit")
-            }
-        })
-    };
-    let expect = |at: usize, wanted: &[u8]| -> Result<(), &'static str> {
-        match bytes.get(at) {
-            Some(byte) if wanted.contains(byte) => Ok(()),
-            _ => Err("expected YYYY-MM-DDTHH:MM:SS"),
-        }
-    };
-    let year = digits(0, 4)?;
-    expect(4, b"-")?;
-    let month = digits(5, 2)?;
-    expect(7, b"-")?;
-    let day = digits(8, 2)?;
-    expect(10, b"Tt")?;
-    let hour = digits(11, 2)?;
-    expect(13, b":")?;
-    let minute = digits(14, 2)?;
-    expect(16, b":")?;
-    let second = digits(17, 2)?;
-    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
-        return Err("no such date");
-    }
-    if hour > 23 || minute > 59 || second > 59 {
-        return Err("no such time");
-    }
-    let mut at = 19;
-    let mut nanos = 0_u64;
-    if bytes.get(at) == Some(&b'.') {
-        at += 1;
-        let first = at;
-        while let Some(byte) = bytes.get(at).filter(|byte| byte.is_ascii_digit()) {
-            if at - first == 9 {
-                return Err("more than 9 fractional digits");
-            }
-            nanos = nanos * 10 + u64::from(byte - b'0');
-            at += 1;
-        }
-        if at == first {
-            return Err("no digit after the point");
-        }
-        nanos *= 10_u64.pow(u32::try_from(9 - (at - first)).unwrap_or(0));
-    }
-    let offset_seconds: i64 = match bytes.get(at) {
-        Some(b'Z' | b'z') if bytes.len() == at + 1 => 0,
-        Some(&sign @ (b'+' | b'-')) if bytes.len() == at + 6 => {
-            let hours = digits(at + 1, 2)?;
-            expect(at + 3, b":")?;
-            let minutes = digits(at + 4, 2)?;
-            if hours > 23 || minutes > 59 {
-                return Err("no such offset");
-            }
-            let magnitude = i64::from(hours * 3600 + minutes * 60);
-            if sign == b'+' { magnitude } else { -magnitude }
-        }
-        _ => return Err("expected Z or ±HH:MM at the end"),
-    };
-    let days = days_from_civil(i64::from(year), month, day);
-    let seconds = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second) - offset_seconds;
-    let seconds = u64::try_from(seconds).map_err(|_| "before 1970")?;
-    seconds.checked_mul(1_000_000_000).and_then(|ns| ns.checked_add(nanos)).ok_or("after 2554")
-}
-
-const fn is_leap(year: u32) -> bool {
-    year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400))
-}
-
-const fn days_in_month(year: u32, month: u32) -> u32 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
-const fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month_index = (month as i64 + 9) % 12;
-    let day_of_year = (153 * month_index + 2) / 5 + day as i64 - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Decimal;
     use crate::model::market::intern_unified;
+    use crate::model::time::parse_rfc3339_ns;
 
     const TRADES_SNAPSHOT: &str = include_str!("../../tests/fixtures/coinbase/market_trades_snapshot.json");
     const TRADES_UPDATE: &str = include_str!("../../tests/fixtures/coinbase/market_trades_update.json");
@@ -807,7 +676,9 @@ mod tests {
         let adapter = CoinbaseAdapter::new();
         let btc = market("BTC/USD");
         let mut out = Vec::new();
-        adapter.subscribe(1, &[(btc.clone(), Channel::Bbo), (btc.clone(), Channel::Ticker)], &mut out).unwrap();
+        adapter
+            .subscribe(1, &[(btc.clone(), Channel::Bbo), (btc.clone(), Channel::Ticker)], &mut out)
+            .unwrap();
         out.clear();
         adapter.unsubscribe(2, &[(btc.clone(), Channel::Bbo)], &mut out).unwrap();
         assert!(out.is_empty(), "the ticker still needs the channel: {out:?}");
@@ -1061,43 +932,6 @@ mod tests {
             assert_eq!(parse(&mut adapter, raw).0, Control::Unknown, "{raw}");
         }
         assert_eq!(adapter.last_sequence(), Some(4));
-    }
-
-    #[test]
-    fn rfc3339_is_exact_to_the_nanosecond() {
-        assert_eq!(ns("1970-01-01T00:00:00Z"), 0);
-        assert_eq!(ns("1970-01-01T00:00:00.000000001Z"), 1);
-        assert_eq!(ns("2019-08-14T20:42:27.265Z"), 1_565_815_347_265_000_000);
-        assert_eq!(ns("2023-02-09T20:19:35.39625135Z"), 1_675_973_975_396_251_350);
-        assert_eq!(ns("2000-02-29T23:59:59.999999999Z"), 951_868_799_999_999_999);
-        assert_eq!(ns("2024-12-31T23:59:59Z"), 1_735_689_599_000_000_000);
-        assert_eq!(ns("2023-02-09T21:32:50+01:00"), ns("2023-02-09T20:32:50Z"));
-        assert_eq!(ns("2023-02-09T19:02:50.5-01:30"), ns("2023-02-09T20:32:50.5Z"));
-        assert_eq!(ns("2100-03-01t00:00:00z"), 4_107_542_400_000_000_000);
-        for bad in [
-            "",
-            "2023-02-09",
-            "2023-02-09T20:32:50",
-            "2023-02-09T20:32:50.Z",
-            "2023-02-09T20:32:50.1234567890Z",
-            "2023-13-09T20:32:50Z",
-            "2023-02-29T20:32:50Z",
-            "1900-02-29T20:32:50Z",
-            "2023-02-09T24:00:00Z",
-            "2023-02-09T20:60:00Z",
-            "2023-02-09T20:32:60Z",
-            "2023-02-09 20:32:50Z",
-            "2023-02-09T20:32:50ZZ",
-            "2023-02-09T20:32:50+0100",
-            "2023-02-09T20:32:50+24:00",
-            "1969-12-31T23:59:59Z",
-            "1970-01-01T00:30:00+01:00",
-            "+2023-02-09T20:32:50Z",
-            "２023-02-09T20:32:50Z",
-            "2555-01-01T00:00:00Z",
-        ] {
-            assert!(parse_rfc3339_ns(bad).is_err(), "{bad:?}");
-        }
     }
 
     #[test]

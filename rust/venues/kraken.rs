@@ -6,7 +6,6 @@
 //!   ([`KrakenAdapter::precision`]).
 //! - [`checksum`]: Kraken's v2 book checksum (CRC32 over the top 10 levels formatted at the
 //!   pair's precision), for the order book to verify its state.
-//! - [`parse_timestamp_ns`]: Kraken's RFC 3339 timestamps to Unix nanoseconds.
 //!
 //! Channel mapping (one Kraken request per Kraken stream in a batch, each carrying the batch's
 //! request id as `req_id`):
@@ -46,6 +45,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::fields::{decimal, optional, optional_quantity, quantity, rfc3339_ns};
 use super::json::{from_slice, from_str};
 use super::{Adapter, AppPing, Control, Spec, VenueError};
 use crate::model::{
@@ -191,13 +191,7 @@ impl KrakenAdapter {
         pairs: &[(MarketRef, Channel)],
         out: &mut Vec<String>,
     ) -> Result<(), VenueError> {
-        if pairs.len() > SPEC.max_per_request {
-            return Err(VenueError::TooMany {
-                venue: Venue::Kraken,
-                count: pairs.len(),
-                max: SPEC.max_per_request,
-            });
-        }
+        SPEC.check_request_size(pairs.len())?;
         for (market, _) in pairs {
             if market.venue != Venue::Kraken || market.kind != InstrumentKind::Spot {
                 return Err(unsupported(format!("{} on {}", market.unified, market.venue)));
@@ -328,11 +322,11 @@ impl KrakenAdapter {
         write!(trade_id, "{}", trade.trade_id).map_err(|_| "trade id too long".to_owned())?;
         Ok(Trade {
             market: self.market(trade.symbol)?,
-            price: number(trade.price, "price")?,
-            qty: non_negative(trade.qty, "qty")?,
+            price: decimal(number(trade.price), "price")?,
+            qty: quantity(number(trade.qty), "qty")?,
             side,
             trade_id,
-            exchange_time_ns: timestamp(trade.timestamp)?,
+            exchange_time_ns: rfc3339_ns(trade.timestamp, "timestamp")?,
             receive_time_ns,
         })
     }
@@ -349,31 +343,32 @@ impl KrakenAdapter {
             0 => WANT_BBO | WANT_TICKER,
             bits => bits,
         };
-        let exchange_time_ns = ticker.timestamp.map(timestamp).transpose()?.unwrap_or(0);
-        let bid_price = optional(ticker.bid, "bid")?;
-        let bid_qty = optional_non_negative(ticker.bid_qty, "bid_qty")?;
-        let ask_price = optional(ticker.ask, "ask")?;
-        let ask_qty = optional_non_negative(ticker.ask_qty, "ask_qty")?;
+        let exchange_time_ns =
+            ticker.timestamp.map(|text| rfc3339_ns(text, "timestamp")).transpose()?.unwrap_or(0);
+        let bid_price = optional(ticker.bid.map(number), "bid")?;
+        let bid_qty = optional_quantity(ticker.bid_qty.map(number), "bid_qty")?;
+        let ask_price = optional(ticker.ask.map(number), "ask")?;
+        let ask_qty = optional_quantity(ticker.ask_qty.map(number), "ask_qty")?;
         let full = Ticker {
             market: MarketRef::clone(&market),
-            last_price: optional(ticker.last, "last")?,
+            last_price: optional(ticker.last.map(number), "last")?,
             bid_price,
             bid_qty,
             ask_price,
             ask_qty,
             open_24h: None,
-            high_24h: optional(ticker.high, "high")?,
-            low_24h: optional(ticker.low, "low")?,
-            volume_24h: optional_non_negative(ticker.volume, "volume")?,
+            high_24h: optional(ticker.high.map(number), "high")?,
+            low_24h: optional(ticker.low.map(number), "low")?,
+            volume_24h: optional_quantity(ticker.volume.map(number), "volume")?,
             quote_volume_24h: None,
-            change_24h: optional(ticker.change, "change")?,
+            change_24h: optional(ticker.change.map(number), "change")?,
             // Kraken's `change_pct` is already in percent: -0.17 is -0.17 % (docs' example:
             // change -0.00017 on a last of 0.10035).
-            change_pct_24h: optional(ticker.change_pct, "change_pct")?,
+            change_pct_24h: optional(ticker.change_pct.map(number), "change_pct")?,
             exchange_time_ns,
             receive_time_ns,
         };
-        optional(ticker.vwap, "vwap")?;
+        optional(ticker.vwap.map(number), "vwap")?;
         if wanted & WANT_BBO != 0
             && let (Some(bid_price), Some(bid_qty), Some(ask_price), Some(ask_qty)) =
                 (bid_price, bid_qty, ask_price, ask_qty)
@@ -405,8 +400,8 @@ impl KrakenAdapter {
         let levels = |raw: &[LevelData<'_>]| -> Result<Vec<Level>, String> {
             raw.iter()
                 .map(|level| {
-                    let mut price = number(level.price, "price")?;
-                    let mut qty = non_negative(level.qty, "qty")?;
+                    let mut price = decimal(number(level.price), "price")?;
+                    let mut qty = quantity(number(level.qty), "qty")?;
                     if let Some((price_precision, qty_precision)) = precision {
                         price = pad(price, price_precision);
                         qty = pad(qty, qty_precision);
@@ -429,7 +424,11 @@ impl KrakenAdapter {
             last_sequence: None,
             prev_sequence: None,
             checksum,
-            exchange_time_ns: book.timestamp.map(timestamp).transpose()?.unwrap_or(0),
+            exchange_time_ns: book
+                .timestamp
+                .map(|text| rfc3339_ns(text, "timestamp"))
+                .transpose()?
+                .unwrap_or(0),
             receive_time_ns,
         })
     }
@@ -497,111 +496,15 @@ fn answer(envelope: &Envelope<'_>) -> Control {
     Control::Rejected { request_id: envelope.req_id, reason }
 }
 
-
-/// A decimal from a raw JSON number (or a quoted decimal).
-fn number(raw: &RawValue, field: &str) -> Result<Decimal, String> {
+/// The decimal text of a raw JSON number (or of a quoted decimal), for the [`fields`](super::fields) readers.
+fn number(raw: &RawValue) -> &str {
     let text = raw.get();
-    let text = text.strip_prefix('"').and_then(|inner| inner.strip_suffix('"')).unwrap_or(text);
-    Decimal::parse(text).map_err(|error| format!("{field}: {error}"))
-}
-
-fn non_negative(raw: &RawValue, field: &str) -> Result<Decimal, String> {
-    let value = number(raw, field)?;
-    if value.is_negative() {
-        return Err(format!("{field}: negative quantity {value}"));
-    }
-    Ok(value)
-}
-
-fn optional(raw: Option<&RawValue>, field: &str) -> Result<Option<Decimal>, String> {
-    raw.map(|raw| number(raw, field)).transpose()
-}
-
-fn optional_non_negative(raw: Option<&RawValue>, field: &str) -> Result<Option<Decimal>, String> {
-    raw.map(|raw| non_negative(raw, field)).transpose()
+    text.strip_prefix('"').and_then(|inner| inner.strip_suffix('"')).unwrap_or(text)
 }
 
 /// `value` at `precision` digits after the point when that only adds zeros.
 fn pad(value: Decimal, precision: u8) -> Decimal {
     if value.scale() < precision { value.checked_rescale(precision).unwrap_or(value) } else { value }
-}
-
-fn timestamp(text: &str) -> Result<u64, String> {
-    parse_timestamp_ns(text).ok_or_else(|| format!("bad timestamp {text:?}"))
-}
-
-/// Unix nanoseconds of a Kraken RFC 3339 UTC timestamp, `YYYY-MM-DDTHH:MM:SS[.f…]Z` (1 to 9
-/// fraction digits; `Z` only, as Kraken writes them); `None` for anything else or a time
-/// before 1970.
-#[must_use]
-pub fn parse_timestamp_ns(text: &str) -> Option<u64> {
-    let bytes = text.as_bytes();
-    let (head, rest) = (bytes.get(..19)?, bytes.get(19..)?);
-    let digits = |range: std::ops::Range<usize>| -> Option<u64> {
-        head[range]
-            .iter()
-            .try_fold(0_u64, |acc, &byte| byte.is_ascii_digit().then(|| acc * 10 + u64::from(byte - b'0')))
-    };
-    let separators_ok =
-        head[4] == b'-' && head[7] == b'-' && head[10] == b'T' && head[13] == b':' && head[16] == b':';
-    if !separators_ok {
-        return None;
-    }
-    let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
-    let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
-    if !(1..=12).contains(&month)
-        || day == 0
-        || day > days_in_month(year, month)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
-        return None;
-    }
-    let (&last, body) = rest.split_last()?;
-    if last != b'Z' {
-        return None;
-    }
-    let mut fraction_ns = 0_u64;
-    if let Some((&dot, fraction)) = body.split_first() {
-        if dot != b'.'
-            || fraction.is_empty()
-            || fraction.len() > 9
-            || !fraction.iter().all(u8::is_ascii_digit)
-        {
-            return None;
-        }
-        let value = fraction.iter().fold(0_u64, |acc, &byte| acc * 10 + u64::from(byte - b'0'));
-        fraction_ns = value * 10_u64.pow(9 - u32::try_from(fraction.len()).ok()?);
-    }
-    let days = u64::try_from(days_from_civil(year, month, day)).ok()?;
-    let seconds = days * 86_400 + hour * 3_600 + minute * 60 + second;
-    seconds.checked_mul(1_000_000_000)?.checked_add(fraction_ns)
-}
-
-const fn is_leap(year: u64) -> bool {
-    year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400))
-}
-
-const fn days_in_month(year: u64, month: u64) -> u64 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days from 1970-01-01 to the date (negative before), for years 0..=9999.
-#[expect(clippy::cast_possible_wrap, reason = "year <= 9999, month <= 12, day <= 31")]
-const fn days_from_civil(year: u64, month: u64, day: u64) -> i64 {
-    let year = if month <= 2 { year as i64 - 1 } else { year as i64 };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month = month as i64;
-    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day as i64 - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
 }
 
 /// Kraken's v2 book checksum: CRC32 (as an unsigned 32-bit value) of the top
@@ -1017,27 +920,6 @@ mod tests {
         );
         assert_eq!(parse(&mut adapter, "{}").0, Control::Unknown);
         assert_eq!(parse(&mut adapter, r#"{"channel":"trade","type":"update","data":[]}"#).0, Control::Data);
-    }
-
-    #[test]
-    fn timestamps() {
-        assert_eq!(parse_timestamp_ns("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_timestamp_ns("1970-01-01T00:00:01.5Z"), Some(1_500_000_000));
-        assert_eq!(parse_timestamp_ns("2024-02-29T23:59:59.123456789Z"), Some(1_709_251_199_123_456_789));
-        for bad in [
-            "",
-            "2023-02-29T00:00:00Z",
-            "2023-13-01T00:00:00Z",
-            "2023-01-01 00:00:00Z",
-            "2023-01-01T00:00:00",
-            "2023-01-01T00:00:00.Z",
-            "2023-01-01T00:00:00.1234567890Z",
-            "2023-01-01T00:00:00+00:00",
-            "1969-12-31T23:59:59Z",
-            "２０２３-01-01T00:00:00Z",
-        ] {
-            assert_eq!(parse_timestamp_ns(bad), None, "{bad}");
-        }
     }
 
     #[test]

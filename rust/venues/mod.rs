@@ -6,6 +6,8 @@
 //!   [`Adapter::parse`], which turns one received message into events or a [`Control`]
 //!   (ack, refusal, heartbeat, planned reconnect, ignored).
 //! - One module per venue: [`binance`], [`bybit`], [`okx`], [`coinbase`], [`kraken`].
+//! - [`fields`]: the field readers the adapters share (decimals, non-negative and absent
+//!   fields, millisecond and RFC 3339 times), each error naming the field.
 //! - [`adapter`]: the adapter for a venue and instrument kind.
 //! - [`VenueDecoder`]: an adapter as a connection inbox's [`Decoder`], so messages are parsed
 //!   on the I/O thread and the consumer is handed [`Decoded`] items; with its [`DecodeStats`].
@@ -24,6 +26,7 @@
 pub mod binance;
 pub mod bybit;
 pub mod coinbase;
+pub mod fields;
 pub mod json;
 pub mod kraken;
 pub mod okx;
@@ -57,6 +60,20 @@ pub struct Spec {
     pub app_ping: Option<AppPing>,
     /// The venue closes a connection with no subscription after this long (Coinbase: 5 s).
     pub subscribe_within: Option<Duration>,
+}
+
+impl Spec {
+    /// Checks that one request may carry `pairs` (market, channel) pairs.
+    ///
+    /// # Errors
+    ///
+    /// [`VenueError::TooMany`] for more than [`Spec::max_per_request`].
+    pub const fn check_request_size(&self, pairs: usize) -> Result<(), VenueError> {
+        if pairs > self.max_per_request {
+            return Err(VenueError::TooMany { venue: self.venue, count: pairs, max: self.max_per_request });
+        }
+        Ok(())
+    }
 }
 
 /// An application-level ping a venue requires besides WebSocket pings.
@@ -174,15 +191,24 @@ pub trait Adapter: Send {
     /// # Errors
     ///
     /// [`VenueError`] for a channel or market the endpoint does not offer, or too many pairs.
-    fn subscribe(&self, request_id: u64, pairs: &[(MarketRef, Channel)], out: &mut Vec<String>) -> Result<(), VenueError>;
+    fn subscribe(
+        &self,
+        request_id: u64,
+        pairs: &[(MarketRef, Channel)],
+        out: &mut Vec<String>,
+    ) -> Result<(), VenueError>;
 
     /// Appends the messages that cancel `pairs`, as [`subscribe`](Self::subscribe).
     ///
     /// # Errors
     ///
     /// As [`subscribe`](Self::subscribe).
-    fn unsubscribe(&self, request_id: u64, pairs: &[(MarketRef, Channel)], out: &mut Vec<String>)
-    -> Result<(), VenueError>;
+    fn unsubscribe(
+        &self,
+        request_id: u64,
+        pairs: &[(MarketRef, Channel)],
+        out: &mut Vec<String>,
+    ) -> Result<(), VenueError>;
 
     /// How many answers (acks or refusals) the venue sends to one request of `pairs` pairs
     /// built as `messages` messages: one per message by default; OKX answers each channel
@@ -207,8 +233,12 @@ pub trait Adapter: Send {
     /// What is wrong with the message, in words.
     ///
     /// [`parse`]: Adapter::parse
-    fn read_message(&mut self, raw: &[u8], receive_time_ns: u64, events: &mut Vec<Event>)
-    -> Result<Control, String>;
+    fn read_message(
+        &mut self,
+        raw: &[u8],
+        receive_time_ns: u64,
+        events: &mut Vec<Event>,
+    ) -> Result<Control, String>;
 
     /// Reads a message that is not a JSON object: an error, unless the venue sends such
     /// messages (OKX's plain-text `pong`).
@@ -230,7 +260,12 @@ pub trait Adapter: Send {
     ///
     /// [`ParseError`] for anything that is not a message of this venue's protocol; `events`
     /// is then unchanged.
-    fn parse(&mut self, raw: &[u8], receive_time_ns: u64, events: &mut Vec<Event>) -> Result<Control, ParseError> {
+    fn parse(
+        &mut self,
+        raw: &[u8],
+        receive_time_ns: u64,
+        events: &mut Vec<Event>,
+    ) -> Result<Control, ParseError> {
         let before = events.len();
         let read = if raw.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'{') {
             self.read_message(raw, receive_time_ns, events)

@@ -32,7 +32,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::{Adapter, AppPing, Control, Spec, VenueError};
+use super::{Adapter, AppPing, Control, Spec, VenueError, fields};
 use crate::model::{
     Bbo, BookUpdate, Channel, Decimal, Event, InstrumentKind, Level, MarketCache, MarketRef, Side, Ticker,
     Trade, TradeId, Venue,
@@ -158,13 +158,7 @@ impl Okx {
         pairs: &[(MarketRef, Channel)],
         out: &mut Vec<String>,
     ) -> Result<(), VenueError> {
-        if pairs.len() > self.spec.max_per_request {
-            return Err(VenueError::TooMany {
-                venue: Venue::Okx,
-                count: pairs.len(),
-                max: self.spec.max_per_request,
-            });
-        }
+        self.spec.check_request_size(pairs.len())?;
         let mut message = String::with_capacity(48 + pairs.len() * 48);
         let _ = write!(message, r#"{{"id":"{request_id}","op":"{op}","args":["#);
         for (i, (market, channel)) in pairs.iter().enumerate() {
@@ -340,8 +334,8 @@ impl<'de> Deserialize<'de> for WireLevel {
                 let price: &str = seq.next_element()?.ok_or_else(|| de::Error::invalid_length(0, &self))?;
                 let qty: &str = seq.next_element()?.ok_or_else(|| de::Error::invalid_length(1, &self))?;
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
-                let price = decimal(price).map_err(de::Error::custom)?;
-                let qty = quantity(qty).map_err(de::Error::custom)?;
+                let price = decimal(price, "price").map_err(de::Error::custom)?;
+                let qty = quantity(qty, "size").map_err(de::Error::custom)?;
                 Ok(WireLevel(Level { price, qty }))
             }
         }
@@ -354,30 +348,28 @@ fn levels(wire: Vec<WireLevel>) -> Vec<Level> {
     wire.into_iter().map(|level| level.0).collect()
 }
 
-/// A non-negative decimal in plain notation.
-fn quantity(text: &str) -> Result<Decimal, String> {
-    let value = decimal(text)?;
-    if value.is_negative() {
-        return Err(format!("negative quantity {text:?}"));
-    }
-    Ok(value)
-}
-
-/// A decimal in plain notation: OKX sends no exponents, and its checksum is over the text as
-/// sent, which a value read from `1.5E+3` would not print back.
-fn decimal(text: &str) -> Result<Decimal, String> {
+/// OKX sends decimals in plain notation only, and its checksum is over the text as sent, which
+/// a value read from `1.5E+3` would not print back: `text`, if it has no exponent.
+fn plain<'a>(text: &'a str, field: &str) -> Result<&'a str, String> {
     if text.bytes().any(|b| b | 0x20 == b'e') {
-        return Err(format!("exponent in {text:?}"));
+        return Err(format!("{field}: exponent in {text:?}"));
     }
-    Decimal::parse(text).map_err(|e| e.to_string())
+    Ok(text)
 }
 
-/// A ticker field: `""` (OKX's "none") is absent.
-fn optional(text: Option<&str>) -> Result<Option<Decimal>, String> {
-    match text {
-        None | Some("") => Ok(None),
-        Some(text) => decimal(text).map(Some),
-    }
+/// A decimal in plain notation.
+fn decimal(text: &str, field: &str) -> Result<Decimal, String> {
+    fields::decimal(plain(text, field)?, field)
+}
+
+/// A non-negative decimal in plain notation.
+fn quantity(text: &str, field: &str) -> Result<Decimal, String> {
+    fields::quantity(plain(text, field)?, field)
+}
+
+/// A ticker field in plain notation: `""` (OKX's "none") is absent.
+fn optional(text: Option<&str>, field: &str) -> Result<Option<Decimal>, String> {
+    fields::optional_or_blank(text.map(|text| plain(text, field)).transpose()?, field)
 }
 
 /// OKX's millisecond timestamp text as Unix nanoseconds.
@@ -385,10 +377,7 @@ fn time_ns(ms: &str) -> Result<u64, String> {
     if ms.is_empty() || !ms.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!("bad timestamp {ms:?}"));
     }
-    ms.parse::<u64>()
-        .ok()
-        .and_then(|ms| ms.checked_mul(1_000_000))
-        .ok_or_else(|| format!("timestamp out of range {ms:?}"))
+    fields::millis_to_ns(ms.parse::<u64>().map_err(|_| format!("timestamp out of range {ms:?}"))?)
 }
 
 fn rows<'a, T: Deserialize<'a>>(data: &'a str) -> Result<Vec<T>, String> {
@@ -425,8 +414,8 @@ fn parse_trades(
             TradeId::from(row.trade_id).map_err(|_| format!("trade id too long: {:?}", row.trade_id))?;
         events.push(Event::Trade(Trade {
             market: Arc::clone(market),
-            price: decimal(row.px)?,
-            qty: quantity(row.sz)?,
+            price: decimal(row.px, "px")?,
+            qty: quantity(row.sz, "sz")?,
             side,
             trade_id,
             exchange_time_ns: time_ns(row.ts)?,
@@ -553,9 +542,9 @@ fn parse_tickers(
     events: &mut Vec<Event>,
 ) -> Result<(), String> {
     for row in rows::<TickerRow<'_>>(data)? {
-        let last_price = optional(row.last)?;
-        let open_24h = optional(row.open_24h)?;
-        let (vol, vol_ccy) = (optional(row.vol_24h)?, optional(row.vol_ccy_24h)?);
+        let last_price = optional(row.last, "last")?;
+        let open_24h = optional(row.open_24h, "open24h")?;
+        let (vol, vol_ccy) = (optional(row.vol_24h, "vol24h")?, optional(row.vol_ccy_24h, "volCcy24h")?);
         let (volume_24h, quote_volume_24h) = match market.kind {
             InstrumentKind::Spot => (vol, vol_ccy),
             // Derivatives count vol24h in contracts and volCcy24h in the base currency.
@@ -568,13 +557,13 @@ fn parse_tickers(
         events.push(Event::Ticker(Box::new(Ticker {
             market: Arc::clone(market),
             last_price,
-            bid_price: optional(row.bid_px)?,
-            bid_qty: optional(row.bid_sz)?,
-            ask_price: optional(row.ask_px)?,
-            ask_qty: optional(row.ask_sz)?,
+            bid_price: optional(row.bid_px, "bidPx")?,
+            bid_qty: optional(row.bid_sz, "bidSz")?,
+            ask_price: optional(row.ask_px, "askPx")?,
+            ask_qty: optional(row.ask_sz, "askSz")?,
             open_24h,
-            high_24h: optional(row.high_24h)?,
-            low_24h: optional(row.low_24h)?,
+            high_24h: optional(row.high_24h, "high24h")?,
+            low_24h: optional(row.low_24h, "low24h")?,
             volume_24h,
             quote_volume_24h,
             change_24h,

@@ -32,6 +32,7 @@ use std::io::Write as _;
 
 use serde::Deserialize;
 
+use crate::model::time::{Fraction, write_rfc3339};
 use crate::model::{Decimal, Level, MarketRef, Side, Venue};
 use crate::sim::protocol::{
     EncodeFaults, Happening, HeartbeatRules, Outbox, SimBook, SimContext, VenueSim, Verdict,
@@ -758,31 +759,7 @@ fn write_times(scratch: &mut Vec<u8>, now_ns: u64) {
 
 /// Unix ns as Kraken's RFC 3339 timestamp with microseconds: `2023-09-25T07:49:37.708706Z`.
 fn write_time(scratch: &mut Vec<u8>, time_ns: u64) {
-    let seconds = time_ns / 1_000_000_000;
-    let micros = (time_ns % 1_000_000_000) / 1_000;
-    let (year, month, day) = civil_from_days(seconds / 86_400);
-    let in_day = seconds % 86_400;
-    let _ = write!(
-        scratch,
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{micros:06}Z",
-        in_day / 3_600,
-        in_day % 3_600 / 60,
-        in_day % 60
-    );
-}
-
-/// The date `days` after 1970-01-01.
-const fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let day_of_era = z - era * 146_097;
-    let year_of_era = (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = year_of_era + era * 400 + if month <= 2 { 1 } else { 0 };
-    (year, month, day)
+    write_rfc3339(scratch, time_ns, Fraction::Digits(6));
 }
 
 #[cfg(test)]

@@ -97,13 +97,7 @@ struct Arg<'a> {
 impl OkxSim {
     fn error(&mut self, id: Option<&str>, code: &str, msg: &str, out: &mut Outbox) {
         let buf = &mut self.scratch;
-        buf.clear();
-        buf.push(b'{');
-        if let Some(id) = id {
-            buf.extend_from_slice(b"\"id\":");
-            write_json_str(buf, id);
-            buf.push(b',');
-        }
+        open_answer(buf, id);
         let _ = write!(buf, r#""event":"error","code":"{code}","msg":"#);
         write_json_str(buf, msg);
         buf.extend_from_slice(b",\"connId\":\"");
@@ -114,13 +108,7 @@ impl OkxSim {
 
     fn ack(&mut self, id: Option<&str>, op: &str, arg: &Arg<'_>, out: &mut Outbox) {
         let buf = &mut self.scratch;
-        buf.clear();
-        buf.push(b'{');
-        if let Some(id) = id {
-            buf.extend_from_slice(b"\"id\":");
-            write_json_str(buf, id);
-            buf.push(b',');
-        }
+        open_answer(buf, id);
         let _ = write!(buf, r#""event":"{op}","arg":{{"channel":"#);
         write_json_str(buf, arg.channel);
         buf.extend_from_slice(b",\"instId\":");
@@ -483,6 +471,17 @@ fn write_bbo(buf: &mut Vec<u8>, market: &MarketRef, sub: &BookSub, time_ns: u64)
     write_levels(buf, sub.book.top_bids(1));
     let ts = time_ns / 1_000_000;
     let _ = write!(buf, r#","ts":"{ts}","seqId":{}}}]}}"#, sub.book.update_id);
+}
+
+/// Clears `buf` and opens an answer to a request: `{`, and `"id":…,` when the request had one.
+fn open_answer(buf: &mut Vec<u8>, id: Option<&str>) {
+    buf.clear();
+    buf.push(b'{');
+    if let Some(id) = id {
+        buf.extend_from_slice(b"\"id\":");
+        write_json_str(buf, id);
+        buf.push(b',');
+    }
 }
 
 /// `text` as a JSON string literal.
