@@ -312,3 +312,28 @@ def test_invalid_ranges_are_refused(max_ns: int, significant_digits: int, messag
 def test_histogram_repr() -> None:
     histogram = one_to_a_thousand()
     assert repr(histogram) == "<tickwire._core.LatencyHistogram count=1000 p50_ns=500 max_ns=1000>"
+
+
+
+async def test_quiesce_waits_for_awaitables_in_flight_and_returns_at_once_without() -> None:
+    import asyncio
+    import socket
+    import time
+
+    import tickwire
+
+    started = time.monotonic()
+    assert tickwire._core.quiesce(5.0) == 0
+    assert time.monotonic() - started < 0.5, "nothing in flight: no wait"
+    # A peer that accepts TCP (the backlog does) and never answers the upgrade: connect() stays
+    # in flight on the I/O thread until its open_timeout.
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        url = f"ws://127.0.0.1:{silent.getsockname()[1]}/"
+        pending = asyncio.ensure_future(tickwire.connect(url, open_timeout=1.5))
+        await asyncio.sleep(0.05)
+        started = time.monotonic()
+        assert tickwire._core.quiesce(0.2) == 1
+        assert time.monotonic() - started >= 0.2
+        with pytest.raises(tickwire.TickwireTimeoutError):
+            await pending
+    assert tickwire._core.quiesce(1.0) == 0

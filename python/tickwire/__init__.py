@@ -5,6 +5,8 @@ The public API lives here; ``tickwire._core`` is the compiled core and not for d
 
 from __future__ import annotations
 
+import atexit
+
 from .client import (
     DEFAULT_MAX_FRAME_SIZE,
     DEFAULT_MAX_MESSAGE_SIZE,
@@ -17,6 +19,7 @@ from .client import (
     State,
     connect,
 )
+from . import _core
 from ._core import BBO, BookUpdate, Ticker, Trade, parse
 from .events import CHANNELS, Ack, Channel, Lagged
 from .feed import BUILTIN_VENUES, Feed, Strategy
@@ -43,6 +46,10 @@ from .exceptions import (
 )
 
 __version__ = "0.1.0"
+
+# Let awaitables the I/O thread is completing finish before the interpreter finalizes: a
+# thread that takes the interpreter during finalization is ended in a way that aborts.
+atexit.register(_core.quiesce)
 
 __all__ = [
     "BBO",

@@ -560,3 +560,6 @@ class VenueProtocol:
 
 def endpoint_kind(venue: str, symbol: str) -> str:
     """``"spot"`` or ``"perpetual"``: the kind of endpoint serving ``symbol`` on ``venue``."""
+
+def quiesce(timeout: float = 1.0) -> int:
+    """Wait (at most ``timeout`` s) until no awaitable is in flight; how many still are."""

@@ -7,6 +7,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
 
+use super::awaitable::awaitable;
 use super::bridge;
 use super::options::ConnectOptions;
 use crate::conn::{Connection, Outbound, check_close};
@@ -22,7 +23,7 @@ pub struct PyConnection {
 pub fn connect(py: Python<'_>, url: String, options: ConnectOptions) -> PyResult<Bound<'_, PyAny>> {
     crate::runtime::runtime()?;
     let config = options.into_config(url)?;
-    pyo3_async_runtimes::tokio::future_into_py(py, async move {
+    awaitable(py, async move {
         let connection = Connection::connect(config).await?;
         Ok(PyConnection { connection })
     })
@@ -106,7 +107,7 @@ impl PyConnection {
     fn send_wait<'py>(&self, py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let message = to_message(data)?;
         let connection = self.connection.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move { Ok(connection.send(message).await?) })
+        awaitable(py, async move { Ok(connection.send(message).await?) })
     }
 
     #[pyo3(signature = (code=1000, reason=""))]
@@ -114,7 +115,7 @@ impl PyConnection {
         check_close(code, reason)?;
         let reason = reason.to_owned();
         let connection = self.connection.clone();
-        pyo3_async_runtimes::tokio::future_into_py(
+        awaitable(
             py,
             async move { Ok(connection.close(code, &reason).await?) },
         )

@@ -11,9 +11,11 @@
 //! - [`events`]: `Trade`, `BBO`, `BookUpdate`, `Ticker` and `parse()`.
 //! - [`dispatch`]: market events routed to Python handlers by channel and market, in Rust.
 //! - [`venues`]: a built-in venue's protocol (`VenueProtocol`) for the feed and sessions.
+//! - [`awaitable`]: Rust futures as counted Python awaitables; `quiesce()` for the exit.
 //! - [`bridge`]: the one place where received messages become Python objects, in batches.
 //! - [`errors`]: the one mapping from [`crate::Error`] to the classes of `tickwire.exceptions`.
 
+mod awaitable;
 mod bridge;
 mod connection;
 mod dispatch;
@@ -55,6 +57,7 @@ fn core_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<events::PyTicker>()?;
     module.add_function(wrap_pyfunction!(events::parse, module)?)?;
     module.add_class::<dispatch::PyDispatch>()?;
+    module.add_function(wrap_pyfunction!(awaitable::quiesce, module)?)?;
     module.add_class::<venues::PyVenueProtocol>()?;
     module.add_function(wrap_pyfunction!(venues::endpoint_kind, module)?)?;
     module.add("DISPATCH_LIMIT", bridge::DISPATCH_LIMIT)?;

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use super::awaitable::awaitable;
 use super::bridge;
 use super::dispatch::{self, PyDispatch};
 use super::venues::PyVenueProtocol;
@@ -156,12 +157,12 @@ impl PySession {
     fn send_wait<'py>(&self, py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let message = to_message(data)?;
         let connection = self.session.current().ok_or_else(|| self.not_connected())?;
-        pyo3_async_runtimes::tokio::future_into_py(py, async move { Ok(connection.send(message).await?) })
+        awaitable(py, async move { Ok(connection.send(message).await?) })
     }
 
     fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let closed = self.session.close();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        awaitable(py, async move {
             closed.await;
             Ok(())
         })
