@@ -551,7 +551,7 @@ fn parse_tickers(
             InstrumentKind::Perpetual | InstrumentKind::Future(_) => (vol_ccy, None),
         };
         let change_24h = match (last_price, open_24h) {
-            (Some(last), Some(open)) => difference(last, open),
+            (Some(last), Some(open)) => Decimal::checked_sub(last, open),
             _ => None,
         };
         events.push(Event::Ticker(Box::new(Ticker {
@@ -573,13 +573,6 @@ fn parse_tickers(
         })));
     }
     Ok(())
-}
-
-/// `a − b` exactly, at the larger of the two scales; `None` if it does not fit.
-fn difference(a: Decimal, b: Decimal) -> Option<Decimal> {
-    let scale = a.scale().max(b.scale());
-    let (a, b) = (a.checked_rescale(scale)?, b.checked_rescale(scale)?);
-    Some(Decimal::new(a.mantissa().checked_sub(b.mantissa())?, scale))
 }
 
 #[cfg(test)]

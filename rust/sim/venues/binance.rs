@@ -531,7 +531,7 @@ fn encode_ticker(scratch: &mut Vec<u8>, combined: bool, following: &Following, h
         return;
     };
     let millis = time_ns / 1_000_000;
-    let change = difference(*last, *open).unwrap_or(Decimal::ZERO);
+    let change = Decimal::checked_sub(*last, *open).unwrap_or(Decimal::ZERO);
     let change_pct = percent(change, *open).unwrap_or(Decimal::new(0, 3));
     let weighted = quotient(*quote_volume, *volume, 8).unwrap_or(Decimal::new(0, 8));
     // Trade ids start at 1 and the window holds them all; -1/-1/0 when there is none (Binance).
@@ -557,12 +557,6 @@ fn encode_ticker(scratch: &mut Vec<u8>, combined: bool, following: &Following, h
 fn aligned(a: Decimal, b: Decimal) -> Option<(i128, i128, u8)> {
     let scale = a.scale().max(b.scale());
     Some((a.checked_rescale(scale)?.mantissa(), b.checked_rescale(scale)?.mantissa(), scale))
-}
-
-/// `a - b`, exact, at the larger scale.
-fn difference(a: Decimal, b: Decimal) -> Option<Decimal> {
-    let (a, b, scale) = aligned(a, b)?;
-    Some(Decimal::new(a.checked_sub(b)?, scale))
 }
 
 /// `100 × change / base` with 3 decimals, rounded half away from zero.
@@ -845,7 +839,7 @@ mod tests {
         assert_eq!(percent(dec("2"), dec("3")).unwrap().to_string(), "66.667");
         assert_eq!(percent(dec("1"), dec("0")), None);
         assert_eq!(quotient(dec("18"), dec("10000"), 8).unwrap().to_string(), "0.00180000");
-        assert_eq!(difference(dec("1.5"), dec("2.25")).unwrap().to_string(), "-0.75");
+        assert_eq!(Decimal::checked_sub(dec("1.5"), dec("2.25")).unwrap().to_string(), "-0.75");
     }
 
     fn reply(sim: &mut BinanceSim, ctx: &TestContext, text: &str) -> (Verdict, Vec<String>) {

@@ -691,7 +691,7 @@ fn write_ticker(
     if let Some(figures) = figures {
         let vwap =
             if figures.volume.is_zero() { None } else { quotient(figures.quote_volume, figures.volume) };
-        let change = difference(figures.last, figures.open);
+        let change = Decimal::checked_sub(figures.last, figures.open);
         let change_pct = change.and_then(|change| percent(change, figures.open));
         let fields = [
             ("last", Some(figures.last)),
@@ -712,13 +712,6 @@ fn write_ticker(
     scratch.extend_from_slice(br#","timestamp":""#);
     write_time(scratch, time_ns);
     scratch.extend_from_slice(br#""}]}"#);
-}
-
-/// `a - b`, exact, if it fits.
-fn difference(a: Decimal, b: Decimal) -> Option<Decimal> {
-    let scale = a.scale().max(b.scale());
-    let (a, b) = (a.checked_rescale(scale)?, b.checked_rescale(scale)?);
-    Some(Decimal::new(a.mantissa().checked_sub(b.mantissa())?, scale))
 }
 
 /// `part / whole × 100` rounded toward zero to 2 decimals, as Kraken's `change_pct`.
