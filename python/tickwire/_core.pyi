@@ -22,6 +22,7 @@ __all__ = [
     "endpoint_kind",
     "open_session",
     "parse",
+    "quiesce",
     "start_simulator",
 ]
 
