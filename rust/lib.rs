@@ -13,6 +13,7 @@
 //! - [`model`]: the normalized model: exact decimals, unified symbols, markets, events.
 //! - [`venues`]: each exchange's protocol, from subscribe request to normalized event.
 //! - [`sim`]: the exchange simulator: each venue's protocol over synthetic markets, faults.
+//! - [`book`]: L2 order books and each venue's rule for proving them (sequences, checksums).
 //! - [`metrics`]: the latency histogram behind the feed's processing-time figures.
 //! - [`runtime`]: the process-wide tokio runtime that runs every connection.
 //! - [`error`]: the one error type, carrying its cause.
@@ -20,6 +21,7 @@
 //!
 //! The `PyO3` glue lives in `python/`, compiled only with the `python` feature.
 
+pub mod book;
 pub mod clock;
 pub mod config;
 pub mod conn;

@@ -1,0 +1,3 @@
+//! Order-book benches (being built).
+
+fn main() {}
