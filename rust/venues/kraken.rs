@@ -318,8 +318,8 @@ impl KrakenAdapter {
             "sell" => Side::Sell,
             other => return Err(format!("unknown trade side {other:?}")),
         };
-        let mut trade_id = TradeId::new();
-        write!(trade_id, "{}", trade.trade_id).map_err(|_| "trade id too long".to_owned())?;
+        // A u64 has at most 20 digits: it always fits.
+        let trade_id = TradeId::from(itoa::Buffer::new().format(trade.trade_id)).map_err(|_| "trade id too long".to_owned())?;
         Ok(Trade {
             market: self.market(trade.symbol)?,
             price: decimal(number(trade.price), "price")?,
