@@ -145,7 +145,15 @@ macro_rules! event_class {
     };
 }
 
-/// `tickwire.Trade`.
+/// A trade, normalized: the venue, the unified symbol (`"BTC/USDT"`) and the venue's own
+/// (`native_symbol`), exact `price` and `qty` (`decimal.Decimal`, the digits the venue sent;
+/// `price_float`/`qty_float` for speed), the taker's `side` (`"buy"`/`"sell"`), the venue's
+/// `trade_id`, `exchange_time_ns` (Unix) and `receive_time_ns` (`time.monotonic_ns()` clock,
+/// when the frame was read). Immutable, comparable, hashable.
+///
+/// Built by the feed and by `tickwire.parse`; `Trade(venue, symbol, price, qty, side,
+/// trade_id, exchange_time_ns, receive_time_ns=0)` makes one by hand (prices as `str`, `int`
+/// or `Decimal`; `ValueError` for an unknown venue, symbol or side).
 #[pyclass(name = "Trade", module = "tickwire", frozen, freelist = 4096)]
 pub struct PyTrade(pub Trade);
 
@@ -228,7 +236,10 @@ event_class!(PyTrade, "Trade", {
     }
 });
 
-/// `tickwire.BBO`.
+/// Best bid and offer, normalized: venue, unified and native symbol, exact `bid_price`,
+/// `bid_qty`, `ask_price`, `ask_qty` (`decimal.Decimal`; `bid_price_float`/`ask_price_float`
+/// for speed), `exchange_time_ns` (0 where the venue sends no time, as Binance's
+/// `bookTicker`) and `receive_time_ns`. Immutable, comparable, hashable.
 #[pyclass(name = "BBO", module = "tickwire", frozen, freelist = 4096)]
 pub struct PyBbo(pub Bbo);
 
@@ -303,7 +314,10 @@ event_class!(PyBbo, "BBO", {
     }
 });
 
-/// `tickwire.BookUpdate`.
+/// An L2 book snapshot (`is_snapshot`) or delta: `bids` and `asks` as lists of exact
+/// `(price, qty)` in the order the venue sent them (qty 0 removes the level), the venue's
+/// sequence fields where it sends them (`first_sequence`, `last_sequence`, `prev_sequence`),
+/// its `checksum` where it sends one, and the times. Immutable, comparable, hashable.
 #[pyclass(name = "BookUpdate", module = "tickwire", frozen, freelist = 1024)]
 pub struct PyBookUpdate(pub BookUpdate);
 
@@ -395,7 +409,10 @@ event_class!(PyBookUpdate, "BookUpdate", {
     }
 });
 
-/// `tickwire.Ticker`.
+/// A 24 h ticker: `last_price`, best bid/ask with quantities, `open_24h`, `high_24h`,
+/// `low_24h`, `volume_24h` (base), `quote_volume_24h`, `change_24h` and `change_pct_24h`
+/// (percent), each an exact `decimal.Decimal` or `None` where the venue does not send it, and
+/// the times. Immutable, comparable, hashable.
 #[pyclass(name = "Ticker", module = "tickwire", frozen)]
 pub struct PyTicker(pub Box<Ticker>);
 
@@ -570,7 +587,21 @@ pub fn kind_from_name(name: &str) -> PyResult<InstrumentKind> {
     }
 }
 
-/// `tickwire.parse(venue, raw, kind="spot")`: the market events in one message.
+/// The market events in one message of a venue's protocol: `Trade`, `BBO`, `BookUpdate` and
+/// `Ticker` objects, as a feed would deliver them; `[]` for acks, heartbeats, pongs, refusals
+/// and other messages without market data.
+///
+/// Args:
+///     venue: `"binance"`, `"bybit"`, `"okx"`, `"coinbase"` or `"kraken"`.
+///     raw: One message, `str` or `bytes`.
+///     kind: The endpoint's instrument kind where the message does not say it: `"spot"`
+///         (default) or `"perpetual"` (Bybit's linear endpoint; also `"linear"`).
+///
+/// Raises:
+///     ParseError: The message is not one of the venue's (malformed JSON, a missing or
+///         mistyped field, a bad number); `.raw` keeps it whole.
+///     ValueError: An unknown venue or kind.
+///     TypeError: `raw` is neither `str` nor `bytes`.
 #[pyfunction]
 #[pyo3(signature = (venue, raw, kind = "spot"))]
 pub fn parse<'py>(py: Python<'py>, venue: &str, raw: &Bound<'py, PyAny>, kind: &str) -> PyResult<Bound<'py, PyList>> {
