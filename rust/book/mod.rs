@@ -4,7 +4,13 @@
 //! Owns:
 //! - [`order_book`]: [`OrderBook`], one market's sorted bid and ask levels (each level as last
 //!   sent, for checksums), top of book, top-n reads and an optional depth window.
+//! - [`sync`]: [`BookSync`], a book with its venue's rule ([`SyncRule`]): Binance's buffered
+//!   diffs over a REST snapshot, Bybit's and Coinbase's update numbers, OKX's `seqId` chain and
+//!   checksum, Kraken's checksum; each update's [`Outcome`], the book's [`Validity`] with a typed
+//!   [`Invalidity`], and its [`BookCounters`].
 
 pub mod order_book;
+pub mod sync;
 
 pub use order_book::OrderBook;
+pub use sync::{BookCounters, BookSync, Invalidity, Outcome, Resync, SyncRule, Validity};
