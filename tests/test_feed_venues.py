@@ -251,3 +251,17 @@ async def test_subscriptions_beyond_a_connections_limit_go_on_another_connection
             assert feed.unsubscribe("okx", symbols[-1:], ["trades", "ticker"]) == 2
             assert feed.subscribe("okx", ["BTC/USDT"], ["trades"]) == 0, "already held by a connection"
         assert seen.errors == []
+
+
+async def test_async_iteration_over_a_feed_of_built_in_venues() -> None:
+    async with tickwire.Simulator(["coinbase"], ["BTC/USD"], rate=2_000) as sim:
+        feed = tickwire.Feed(urls=sim.urls(), reconnect=FAST)
+        feed.subscribe("coinbase", ["BTC/USD"], ["trades", "ticker"])
+        kinds: collections.Counter[str] = collections.Counter()
+        async with feed, asyncio.timeout(LIMIT):
+            async for event in feed:
+                kinds[type(event).__name__] += 1
+                assert getattr(event, "venue") == "coinbase" and getattr(event, "symbol") == "BTC/USD"
+                if kinds["Trade"] >= 20 and kinds["Ticker"] >= 1:
+                    break
+        assert set(kinds) <= {"Trade", "Ticker"}, "only what was subscribed (no BBO from the ticker channel)"
