@@ -249,6 +249,11 @@ async def test_subscriptions_beyond_a_connections_limit_go_on_another_connection
             assert feed.is_connected("okx")
             assert sim.stats()["okx"]["clients_connected"] == 2
             assert feed.unsubscribe("okx", symbols[-1:], ["trades", "ticker"]) == 2
+            await _until(lambda: len(feed.subscriptions("okx")) == 28, what="the venue confirming the cancellation")
+            stopped_at = seen.count("trades", symbols[-1])
+            others_at = seen.count("trades", "BTC/USDT")
+            await _until(lambda: seen.count("trades", "BTC/USDT") >= others_at + 20)
+            assert seen.count("trades", symbols[-1]) == stopped_at, "trades of a cancelled symbol still arrive"
             assert feed.subscribe("okx", ["BTC/USDT"], ["trades"]) == 0, "already held by a connection"
         assert seen.errors == []
 
