@@ -8,8 +8,12 @@
 //!   diffs over a REST snapshot, Bybit's and Coinbase's update numbers, OKX's `seqId` chain and
 //!   checksum, Kraken's checksum; each update's [`Outcome`], the book's [`Validity`] with a typed
 //!   [`Invalidity`], and its [`BookCounters`].
+//! - `roundtrip` (tests): each venue's simulator encoder → adapter → [`BookSync`], against the
+//!   engine's book, with dropped frames, wrong checksums and resyncs.
 
 pub mod order_book;
+#[cfg(test)]
+mod roundtrip;
 pub mod sync;
 
 pub use order_book::OrderBook;
