@@ -598,10 +598,10 @@ pub fn kind_from_name(name: &str) -> PyResult<InstrumentKind> {
 ///         (default) or `"perpetual"` (Bybit's linear endpoint; also `"linear"`).
 ///
 /// Raises:
-///     ParseError: The message is not one of the venue's (malformed JSON, a missing or
+///     `ParseError`: The message is not one of the venue's (malformed JSON, a missing or
 ///         mistyped field, a bad number); `.raw` keeps it whole.
-///     ValueError: An unknown venue or kind.
-///     TypeError: `raw` is neither `str` nor `bytes`.
+///     `ValueError`: An unknown venue or kind.
+///     `TypeError`: `raw` is neither `str` nor `bytes`.
 #[pyfunction]
 #[pyo3(signature = (venue, raw, kind = "spot"))]
 pub fn parse<'py>(py: Python<'py>, venue: &str, raw: &Bound<'py, PyAny>, kind: &str) -> PyResult<Bound<'py, PyList>> {
