@@ -12,8 +12,8 @@
 //! | `level_update/depth_20` | 16.0 ns |
 //! | `level_update/depth_1000` | 30.7 ns (target: under 100 ns) |
 //! | `level_update/depth_10000` | 42.0 ns |
-//! | `checksum/okx_top25` | 3.53 µs (50 levels printed as text and hashed) |
-//! | `checksum/kraken_top10` | 1.22 µs |
+//! | `checksum/okx_top25` | 2.68 µs (50 levels printed as text and hashed in one call) |
+//! | `checksum/kraken_top10` | 0.62 µs |
 //! | `top_read/top10_both_sides` | 41.6 ns |
 //! | `top_read/best_bid_ask` | 5.7 ns |
 //!

@@ -106,6 +106,16 @@ const POW10_F64: [f64; 23] = [
 /// point, or `0.` and 38 fraction digits.
 const PLAIN_MAX_BYTES: usize = 48;
 
+/// Room for [`Decimal::plain`]: a sign and the longest unsigned plain rendering.
+#[derive(Debug)]
+pub struct PlainText([u8; PLAIN_MAX_BYTES + 1]);
+
+impl Default for PlainText {
+    fn default() -> Self {
+        Self([0; PLAIN_MAX_BYTES + 1])
+    }
+}
+
 /// How much of an invalid input an error keeps.
 const ERROR_INPUT_MAX_BYTES: usize = 64;
 
@@ -256,6 +266,25 @@ impl Decimal {
 
     /// Writes the magnitude in plain notation (digits, point at `scale`) into `buf` and
     /// returns it.
+    /// The plain text [`Display`](fmt::Display) prints (`-0.0015`), written into `buf` without
+    /// the formatting machinery: for checksums that hash many prices per update.
+    ///
+    /// # Panics
+    ///
+    /// Never: `buf` is one byte (the sign) longer than the longest unsigned rendering.
+    #[must_use]
+    pub fn plain(self, buf: &mut PlainText) -> &str {
+        let (sign, rest) = buf.0.split_at_mut(1);
+        let rest: &mut [u8; PLAIN_MAX_BYTES] = rest.try_into().expect("PlainText is one byte longer");
+        let len = self.write_unsigned(rest).len();
+        if self.mantissa < 0 {
+            sign[0] = b'-';
+            std::str::from_utf8(&buf.0[..=len]).unwrap_or_default()
+        } else {
+            std::str::from_utf8(&buf.0[1..=len]).unwrap_or_default()
+        }
+    }
+
     fn write_unsigned(self, buf: &mut [u8; PLAIN_MAX_BYTES]) -> &str {
         let mut digits = [0_u8; 40];
         let first = write_digits(self.mantissa.unsigned_abs(), &mut digits);
@@ -553,6 +582,17 @@ impl Hash for Decimal {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn plain_text_is_what_display_prints() {
+        let mut buf = PlainText::default();
+        for text in
+            ["0", "16848.51000000", "-0.0015", "0.00000001", "-5", "123456789012345678901234567890.12345678"]
+        {
+            let value = Decimal::parse(text).unwrap();
+            assert_eq!(value.plain(&mut buf), value.to_string());
+        }
+    }
 
     #[test]
     fn checked_sub_is_exact_at_the_larger_scale() {

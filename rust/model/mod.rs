@@ -25,7 +25,7 @@ pub mod market;
 pub mod symbol;
 pub mod time;
 
-pub use decimal::{Decimal, DecimalError};
+pub use decimal::{Decimal, DecimalError, PlainText};
 pub use event::{Bbo, BookUpdate, Channel, Event, Level, Side, Ticker, Trade, TradeId};
 pub use market::{Market, MarketCache, MarketRef};
 pub use symbol::{

@@ -319,7 +319,8 @@ impl KrakenAdapter {
             other => return Err(format!("unknown trade side {other:?}")),
         };
         // A u64 has at most 20 digits: it always fits.
-        let trade_id = TradeId::from(itoa::Buffer::new().format(trade.trade_id)).map_err(|_| "trade id too long".to_owned())?;
+        let trade_id = TradeId::from(itoa::Buffer::new().format(trade.trade_id))
+            .map_err(|_| "trade id too long".to_owned())?;
         Ok(Trade {
             market: self.market(trade.symbol)?,
             price: decimal(number(trade.price), "price")?,
@@ -533,15 +534,12 @@ pub fn checksum(asks: &[Level], bids: &[Level], price_precision: u8, qty_precisi
 fn hash_digits(hasher: &mut crc32fast::Hasher, value: Decimal, precision: u8) {
     let normalized = value.normalized();
     let scaled = normalized.checked_rescale(precision.max(normalized.scale())).unwrap_or(normalized);
-    let mut magnitude = scaled.mantissa().unsigned_abs();
-    let mut buf = [0_u8; 40];
-    let mut start = buf.len();
-    while magnitude > 0 {
-        start -= 1;
-        buf[start] = b'0' + u8::try_from(magnitude % 10).unwrap_or(0);
-        magnitude /= 10;
+    let magnitude = scaled.mantissa().unsigned_abs();
+    // The digits without the point and without leading zeros: zero hashes as nothing.
+    if magnitude > 0 {
+        let mut digits = itoa::Buffer::new();
+        hasher.update(digits.format(magnitude).as_bytes());
     }
-    hasher.update(&buf[start..]);
 }
 
 #[derive(Deserialize)]

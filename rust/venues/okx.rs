@@ -34,8 +34,8 @@ use serde_json::value::RawValue;
 
 use super::{Adapter, AppPing, Control, Spec, VenueError, fields};
 use crate::model::{
-    Bbo, BookUpdate, Channel, Decimal, Event, InstrumentKind, Level, MarketCache, MarketRef, Side, Ticker,
-    Trade, TradeId, Venue,
+    Bbo, BookUpdate, Channel, Decimal, Event, InstrumentKind, Level, MarketCache, MarketRef, PlainText, Side,
+    Ticker, Trade, TradeId, Venue,
 };
 
 /// Production URL of the public endpoint.
@@ -109,26 +109,28 @@ pub const fn channel_name(channel: Channel) -> &'static str {
 /// message for a price, not an equal one of another scale.
 #[must_use]
 pub fn checksum(bids: impl Iterator<Item = Level>, asks: impl Iterator<Item = Level>) -> i32 {
-    let mut hasher = crc32fast::Hasher::new();
-    let mut text = arrayvec::ArrayString::<112>::new();
+    // The whole string on the stack, hashed in one call: CRC32 over a few kilobytes at once is
+    // several times faster than over a hundred pieces. 50 levels of two decimals (at most 49
+    // bytes each) and two separators fit.
+    let mut input = arrayvec::ArrayVec::<u8, { 2 * CHECKSUM_DEPTH * (2 * 49 + 2) }>::new();
+    let mut text = PlainText::default();
     let mut bids = bids.take(CHECKSUM_DEPTH).fuse();
     let mut asks = asks.take(CHECKSUM_DEPTH).fuse();
-    let mut first = true;
     loop {
         let (bid, ask) = (bids.next(), asks.next());
         if bid.is_none() && ask.is_none() {
             break;
         }
         for level in [bid, ask].into_iter().flatten() {
-            text.clear();
-            let separator = if first { "" } else { ":" };
-            first = false;
-            // Two decimals print at most 2 × 49 bytes: the buffer holds them.
-            let _ = write!(text, "{separator}{}:{}", level.price, level.qty);
-            hasher.update(text.as_bytes());
+            if !input.is_empty() {
+                input.push(b':');
+            }
+            let _ = input.try_extend_from_slice(level.price.plain(&mut text).as_bytes());
+            input.push(b':');
+            let _ = input.try_extend_from_slice(level.qty.plain(&mut text).as_bytes());
         }
     }
-    i32::from_ne_bytes(hasher.finalize().to_ne_bytes())
+    i32::from_ne_bytes(crc32fast::hash(&input).to_ne_bytes())
 }
 
 /// The OKX public endpoint's adapter.
