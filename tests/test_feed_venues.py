@@ -270,3 +270,22 @@ async def test_async_iteration_over_a_feed_of_built_in_venues() -> None:
                 if kinds["Trade"] >= 20 and kinds["Ticker"] >= 1:
                     break
         assert set(kinds) <= {"Trade", "Ticker"}, "only what was subscribed (no BBO from the ticker channel)"
+
+
+async def test_a_discarded_feed_is_freed_though_its_handlers_refer_to_it() -> None:
+    import gc
+    import weakref
+
+    async with tickwire.Simulator(["binance"], ["BTC/USDT"], rate=1_000) as sim:
+        feed = tickwire.Feed(urls=sim.urls(), reconnect=FAST)
+        seen = Recorder(feed)
+        feed.on("trades", lambda trade: feed.metrics(), venue="binance", symbol="BTC/USDT")
+        feed.subscribe("binance", ["BTC/USDT"], ["trades"])
+        async with feed:
+            await _until(lambda: seen.count("trades", "BTC/USDT") >= 5)
+        freed = weakref.ref(feed)
+        del feed, seen
+        for _ in range(3):  # bounded: a few collections and loop turns
+            gc.collect()
+            await asyncio.sleep(0.05)
+        assert freed() is None, "a cycle through the Rust handler tables kept the feed alive"

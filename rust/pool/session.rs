@@ -80,7 +80,11 @@ impl Session {
     ///
     /// # Errors
     /// As [`start`](Self::start).
-    pub fn start_decoding(config: SessionConfig, on_connect: OnConnect, decoder: Option<Box<dyn Decoder>>) -> Result<Self> {
+    pub fn start_decoding(
+        config: SessionConfig,
+        on_connect: OnConnect,
+        decoder: Option<Box<dyn Decoder>>,
+    ) -> Result<Self> {
         config.connect.validate()?;
         crate::transport::Target::parse(&config.connect.url)?;
         let backoff = Backoff::new(config.policy.clone())?;
@@ -207,9 +211,10 @@ async fn run(
                 }
                 match serve(&shared, connection, attempt, &on_connect, &mut stop).await {
                     // Our own close, asked for by `reconnect`: retried like a lost connection.
-                    Some(close) if shared.planned_reconnect.swap(false, Ordering::AcqRel) => {
-                        (DisconnectCause::from_close(&CloseInfo::abnormal("planned reconnect")), close.to_string())
-                    }
+                    Some(close) if shared.planned_reconnect.swap(false, Ordering::AcqRel) => (
+                        DisconnectCause::from_close(&CloseInfo::abnormal("planned reconnect")),
+                        close.to_string(),
+                    ),
                     Some(close) => (DisconnectCause::from_close(&close), close.to_string()),
                     None => break End::Closed,
                 }

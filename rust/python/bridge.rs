@@ -13,8 +13,8 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use super::dispatch::control_to_python;
 use super::events::{event_to_python, parse_error};
 use crate::conn::{Drained, Inbox, Payload};
-use crate::venues::Decoded;
 use crate::pool::SessionEvent;
+use crate::venues::Decoded;
 
 /// Most messages handed over in one loop turn, so a firehose cannot starve the asyncio loop;
 /// the rest follow on the next turn.
@@ -36,7 +36,9 @@ pub fn to_python<'py>(py: Python<'py>, message: Payload<'_>) -> PyResult<Bound<'
             Some(dict) => dict.into_any(),
             None => py.None().into_bound(py),
         },
-        Payload::Decoded(Decoded::Error(error)) => parse_error(error, "").into_value(py).into_bound(py).into_any(),
+        Payload::Decoded(Decoded::Error(error)) => {
+            parse_error(error, "").into_value(py).into_bound(py).into_any()
+        }
     })
 }
 
@@ -59,7 +61,10 @@ fn ascii_string<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyStrin
     }
 }
 
-pub(super) fn session_event_to_python<'py>(py: Python<'py>, event: &SessionEvent) -> PyResult<Bound<'py, PyDict>> {
+pub(super) fn session_event_to_python<'py>(
+    py: Python<'py>,
+    event: &SessionEvent,
+) -> PyResult<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
     dict.set_item("event", event.name())?;
     dict.set_item("message", event.to_string())?;

@@ -115,10 +115,7 @@ impl PyConnection {
         check_close(code, reason)?;
         let reason = reason.to_owned();
         let connection = self.connection.clone();
-        awaitable(
-            py,
-            async move { Ok(connection.close(code, &reason).await?) },
-        )
+        awaitable(py, async move { Ok(connection.close(code, &reason).await?) })
     }
 
     fn set_read_buffer_capacity(&self, capacity: usize) -> PyResult<()> {

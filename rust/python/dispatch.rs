@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+use pyo3::{PyTraverseError, PyVisit};
 
 use super::bridge::{DISPATCH_LIMIT, session_event_to_python};
 use super::events::{event_to_python, parse_error};
@@ -40,6 +41,26 @@ struct Tables {
     wanted: [Option<BitSet>; CHANNELS],
     /// Also gets every event (for `async for` over a feed).
     sink: Option<Py<PyAny>>,
+    /// The feed's handlers of acks and refusals, errors, and session events; `None` once the
+    /// garbage collector has cleared the dispatch.
+    feed: Option<FeedHandlers>,
+}
+
+/// What the feed itself handles.
+struct FeedHandlers {
+    control: Py<PyAny>,
+    error: Py<PyAny>,
+    state: Py<PyAny>,
+}
+
+impl FeedHandlers {
+    fn clone_ref(&self, py: Python<'_>) -> Self {
+        Self {
+            control: self.control.clone_ref(py),
+            error: self.error.clone_ref(py),
+            state: self.state.clone_ref(py),
+        }
+    }
 }
 
 impl Tables {
@@ -50,7 +71,15 @@ impl Tables {
             by_market: std::array::from_fn(|channel| self.by_market[channel].iter().map(copy).collect()),
             wanted: self.wanted.clone(),
             sink: self.sink.as_ref().map(|sink| sink.clone_ref(py)),
+            feed: self.feed.as_ref().map(|feed| feed.clone_ref(py)),
         }
+    }
+
+    /// Every Python object the tables hold.
+    fn objects(&self) -> impl Iterator<Item = &Py<PyAny>> {
+        let handlers = self.every_market.iter().flatten().chain(self.by_market.iter().flatten().flatten());
+        let feed = self.feed.iter().flat_map(|feed| [&feed.control, &feed.error, &feed.state]);
+        handlers.chain(self.sink.iter()).chain(feed)
     }
 }
 
@@ -63,12 +92,12 @@ struct Counters {
 }
 
 /// Handler tables and counters of one venue session; `tickwire.Feed` drives it.
+///
+/// It takes part in garbage collection (`__traverse__`, `__clear__`): its handlers usually
+/// refer back to the feed that holds it, and such a cycle would otherwise never be freed.
 #[pyclass(name = "Dispatch", module = "tickwire._core", frozen)]
 pub struct PyDispatch {
     tables: Mutex<Arc<Tables>>,
-    on_control: Py<PyAny>,
-    on_error: Py<PyAny>,
-    on_state: Py<PyAny>,
     processing: Py<PyLatencyHistogram>,
     latency_budget_ns: u64,
     url: String,
@@ -76,10 +105,9 @@ pub struct PyDispatch {
 }
 
 fn channel_index(name: &str) -> PyResult<usize> {
-    Channel::ALL
-        .iter()
-        .position(|channel| channel.as_str() == name)
-        .ok_or_else(|| PyValueError::new_err(format!("unknown channel {name:?}; expected trades, bbo, book or ticker")))
+    Channel::ALL.iter().position(|channel| channel.as_str() == name).ok_or_else(|| {
+        PyValueError::new_err(format!("unknown channel {name:?}; expected trades, bbo, book or ticker"))
+    })
 }
 
 impl PyDispatch {
@@ -96,14 +124,19 @@ impl PyDispatch {
     }
 
     /// Calls `handler(argument)`; an exception goes to the error handler.
-    fn call(&self, py: Python<'_>, handler: &Py<PyAny>, argument: &Bound<'_, PyAny>) {
+    fn call(py: Python<'_>, tables: &Tables, handler: &Py<PyAny>, argument: &Bound<'_, PyAny>) {
         if let Err(error) = handler.call1(py, (argument,)) {
-            self.report(py, error);
+            Self::report(py, tables, error);
         }
     }
 
-    fn report(&self, py: Python<'_>, error: PyErr) {
-        if let Err(failed) = self.on_error.call1(py, (error.into_value(py),)) {
+    fn report(py: Python<'_>, tables: &Tables, error: PyErr) {
+        let Some(feed) = &tables.feed else {
+            error.restore(py);
+            write_unraisable(py);
+            return;
+        };
+        if let Err(failed) = feed.error.call1(py, (error.into_value(py),)) {
             // The error handler itself failed: the loop's exception handler logs it.
             failed.restore(py);
             write_unraisable(py);
@@ -111,7 +144,7 @@ impl PyDispatch {
     }
 
     /// Delivers one event; returns whether it was wanted.
-    fn deliver_event(&self, py: Python<'_>, tables: &Tables, event: &Event) -> PyResult<bool> {
+    fn deliver_event(py: Python<'_>, tables: &Tables, event: &Event) -> PyResult<bool> {
         let channel = event.channel() as usize;
         let market = event.market().id;
         if tables.wanted[channel].as_ref().is_some_and(|wanted| !wanted.contains(market)) {
@@ -124,17 +157,17 @@ impl PyDispatch {
         }
         let object = event_to_python(py, event.clone())?;
         for handler in for_market.iter().chain(every) {
-            self.call(py, handler, &object);
+            Self::call(py, tables, handler, &object);
         }
         if let Some(sink) = &tables.sink {
-            self.call(py, sink, &object);
+            Self::call(py, tables, sink, &object);
         }
         Ok(true)
     }
 
-    fn deliver_control(&self, py: Python<'_>, control: &Control) -> PyResult<()> {
-        if let Some(dict) = control_to_python(py, control)? {
-            self.call(py, &self.on_control, dict.as_any());
+    fn deliver_control(py: Python<'_>, tables: &Tables, control: &Control) -> PyResult<()> {
+        if let (Some(dict), Some(feed)) = (control_to_python(py, control)?, &tables.feed) {
+            Self::call(py, tables, &feed.control, dict.as_any());
         }
         Ok(())
     }
@@ -142,7 +175,10 @@ impl PyDispatch {
 
 /// An ack, refusal or reconnect notice as a `dict` with its `"event"` name (`"ack"`,
 /// `"rejected"`, `"reconnect"`) and fields; `None` for the controls that are only counted.
-pub(super) fn control_to_python<'py>(py: Python<'py>, control: &Control) -> PyResult<Option<Bound<'py, PyDict>>> {
+pub(super) fn control_to_python<'py>(
+    py: Python<'py>,
+    control: &Control,
+) -> PyResult<Option<Bound<'py, PyDict>>> {
     let dict = PyDict::new(py);
     match control {
         Control::Ack { request_id } => {
@@ -186,7 +222,7 @@ pub fn dispatch_market(py: Python<'_>, inbox: &Inbox, dispatch: &PyDispatch) -> 
     let outcome = inbox.drain(DISPATCH_LIMIT, |payload| -> PyResult<()> {
         match payload {
             Payload::Decoded(Decoded::Event(event)) => {
-                if dispatch.deliver_event(py, &tables, event)? {
+                if PyDispatch::deliver_event(py, &tables, event)? {
                     let now = monotonic_ns();
                     let spent = now - last;
                     last = now;
@@ -200,16 +236,18 @@ pub fn dispatch_market(py: Python<'_>, inbox: &Inbox, dispatch: &PyDispatch) -> 
                 }
             }
             Payload::Decoded(Decoded::Control(control)) => {
-                dispatch.deliver_control(py, control)?;
+                PyDispatch::deliver_control(py, &tables, control)?;
                 last = monotonic_ns();
             }
             Payload::Decoded(Decoded::Error(error)) => {
-                dispatch.report(py, parse_error(error, &dispatch.url));
+                PyDispatch::report(py, &tables, parse_error(error, &dispatch.url));
                 last = monotonic_ns();
             }
             Payload::Event(event) => {
                 let event = session_event_to_python(py, event)?;
-                dispatch.call(py, &dispatch.on_state, event.as_any());
+                if let Some(feed) = &tables.feed {
+                    PyDispatch::call(py, &tables, &feed.state, event.as_any());
+                }
                 last = monotonic_ns();
             }
             Payload::Text(_) | Payload::Ascii(_) | Payload::Binary(_) => {
@@ -250,16 +288,32 @@ impl PyDispatch {
         processing: Py<PyLatencyHistogram>,
         latency_budget_ns: u64,
     ) -> Self {
+        let tables = Tables {
+            feed: Some(FeedHandlers { control: on_control, error: on_error, state: on_state }),
+            ..Tables::default()
+        };
         Self {
-            tables: Mutex::default(),
-            on_control,
-            on_error,
-            on_state,
+            tables: Mutex::new(Arc::new(tables)),
             processing,
             latency_budget_ns,
             url,
             counters: Mutex::default(),
         }
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        // Only the interpreter's thread takes the lock, and never while running Python code,
+        // so it is free whenever the collector runs.
+        if let Ok(tables) = self.tables.try_lock() {
+            for object in tables.objects() {
+                visit.call(object)?;
+            }
+        }
+        visit.call(&self.processing)
+    }
+
+    fn __clear__(&self) {
+        *self.tables.lock().unwrap_or_else(PoisonError::into_inner) = Arc::default();
     }
 
     /// Adds `handler` for `channel`, for one market id or (`None`) every market.

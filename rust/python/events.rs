@@ -48,7 +48,9 @@ fn to_optional_decimal(py: Python<'_>, value: Option<Decimal>) -> PyResult<Optio
 /// whose value is rarely the decimal its text shows.
 fn decimal_from_python(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Decimal> {
     if value.is_instance_of::<PyFloat>() || value.is_instance_of::<PyBool>() {
-        return Err(PyTypeError::new_err(format!("{what} must be a str, int or decimal.Decimal, not float or bool")));
+        return Err(PyTypeError::new_err(format!(
+            "{what} must be a str, int or decimal.Decimal, not float or bool"
+        )));
     }
     let text = value.str()?;
     Decimal::parse(text.to_str()?).map_err(|error| PyValueError::new_err(format!("{what}: {error}")))
@@ -174,7 +176,9 @@ event_class!(PyTrade, "Trade", {
         let side = match side {
             "buy" => Side::Buy,
             "sell" => Side::Sell,
-            other => return Err(PyValueError::new_err(format!("side must be 'buy' or 'sell', not {other:?}"))),
+            other => {
+                return Err(PyValueError::new_err(format!("side must be 'buy' or 'sell', not {other:?}")));
+            }
         };
         let id_text = trade_id.str()?;
         let trade_id = TradeId::from(id_text.to_str()?)
@@ -230,8 +234,14 @@ event_class!(PyTrade, "Trade", {
         let t = &self.0;
         format!(
             "Trade(venue='{}', symbol='{}', price={}, qty={}, side='{}', trade_id='{}', exchange_time_ns={}, receive_time_ns={})",
-            t.market.venue, t.market.unified, quoted(t.price), quoted(t.qty), t.side.as_str(), t.trade_id,
-            t.exchange_time_ns, t.receive_time_ns
+            t.market.venue,
+            t.market.unified,
+            quoted(t.price),
+            quoted(t.qty),
+            t.side.as_str(),
+            t.trade_id,
+            t.exchange_time_ns,
+            t.receive_time_ns
         )
     }
 });
@@ -308,8 +318,14 @@ event_class!(PyBbo, "BBO", {
         let q = &self.0;
         format!(
             "BBO(venue='{}', symbol='{}', bid_price={}, bid_qty={}, ask_price={}, ask_qty={}, exchange_time_ns={}, receive_time_ns={})",
-            q.market.venue, q.market.unified, quoted(q.bid_price), quoted(q.bid_qty), quoted(q.ask_price),
-            quoted(q.ask_qty), q.exchange_time_ns, q.receive_time_ns
+            q.market.venue,
+            q.market.unified,
+            quoted(q.bid_price),
+            quoted(q.bid_qty),
+            quoted(q.ask_price),
+            quoted(q.ask_qty),
+            q.exchange_time_ns,
+            q.receive_time_ns
         )
     }
 });
@@ -402,9 +418,15 @@ event_class!(PyBookUpdate, "BookUpdate", {
         let option = |value: Option<u64>| value.map_or_else(|| "None".to_owned(), |v| v.to_string());
         format!(
             "BookUpdate(venue='{}', symbol='{}', is_snapshot={}, bids=<{} levels>, asks=<{} levels>, last_sequence={}, checksum={}, exchange_time_ns={}, receive_time_ns={})",
-            b.market.venue, b.market.unified, if b.is_snapshot { "True" } else { "False" }, b.bids.len(),
-            b.asks.len(), option(b.last_sequence), b.checksum.map_or_else(|| "None".to_owned(), |c| c.to_string()),
-            b.exchange_time_ns, b.receive_time_ns
+            b.market.venue,
+            b.market.unified,
+            if b.is_snapshot { "True" } else { "False" },
+            b.bids.len(),
+            b.asks.len(),
+            option(b.last_sequence),
+            b.checksum.map_or_else(|| "None".to_owned(), |c| c.to_string()),
+            b.exchange_time_ns,
+            b.receive_time_ns
         )
     }
 });
@@ -537,9 +559,15 @@ event_class!(PyTicker, "Ticker", {
         let t = &*self.0;
         format!(
             "Ticker(venue='{}', symbol='{}', last_price={}, bid_price={}, ask_price={}, volume_24h={}, change_pct_24h={}, exchange_time_ns={}, receive_time_ns={})",
-            t.market.venue, t.market.unified, quoted_optional(t.last_price), quoted_optional(t.bid_price),
-            quoted_optional(t.ask_price), quoted_optional(t.volume_24h), quoted_optional(t.change_pct_24h),
-            t.exchange_time_ns, t.receive_time_ns
+            t.market.venue,
+            t.market.unified,
+            quoted_optional(t.last_price),
+            quoted_optional(t.bid_price),
+            quoted_optional(t.ask_price),
+            quoted_optional(t.volume_24h),
+            quoted_optional(t.change_pct_24h),
+            t.exchange_time_ns,
+            t.receive_time_ns
         )
     }
 });
@@ -560,8 +588,10 @@ pub fn event_to_python(py: Python<'_>, event: Event) -> PyResult<Bound<'_, PyAny
 /// `tickwire.exceptions.ParseError` for `error`, from a connection to `url` (`""` for none).
 pub fn parse_error(error: &ParseError, url: &str) -> PyErr {
     Python::attach(|py| {
-        let built = py.import("tickwire.exceptions").and_then(|module| module.getattr("ParseError")).and_then(
-            |class| {
+        let built = py
+            .import("tickwire.exceptions")
+            .and_then(|module| module.getattr("ParseError"))
+            .and_then(|class| {
                 class.call1((
                     error.to_string(),
                     url,
@@ -569,8 +599,7 @@ pub fn parse_error(error: &ParseError, url: &str) -> PyErr {
                     error.reason.as_str(),
                     error.raw.as_str(),
                 ))
-            },
-        );
+            });
         match built {
             Ok(instance) => PyErr::from_value(instance),
             Err(import_error) => import_error,
@@ -583,7 +612,9 @@ pub fn kind_from_name(name: &str) -> PyResult<InstrumentKind> {
     match name {
         "spot" => Ok(InstrumentKind::Spot),
         "perpetual" | "linear" | "swap" => Ok(InstrumentKind::Perpetual),
-        other => Err(PyValueError::new_err(format!("unknown instrument kind {other:?}; expected 'spot' or 'perpetual'"))),
+        other => Err(PyValueError::new_err(format!(
+            "unknown instrument kind {other:?}; expected 'spot' or 'perpetual'"
+        ))),
     }
 }
 
@@ -604,9 +635,15 @@ pub fn kind_from_name(name: &str) -> PyResult<InstrumentKind> {
 ///     `TypeError`: `raw` is neither `str` nor `bytes`.
 #[pyfunction]
 #[pyo3(signature = (venue, raw, kind = "spot"))]
-pub fn parse<'py>(py: Python<'py>, venue: &str, raw: &Bound<'py, PyAny>, kind: &str) -> PyResult<Bound<'py, PyList>> {
+pub fn parse<'py>(
+    py: Python<'py>,
+    venue: &str,
+    raw: &Bound<'py, PyAny>,
+    kind: &str,
+) -> PyResult<Bound<'py, PyList>> {
     let venue = Venue::from_str(venue).map_err(|error| PyValueError::new_err(error.to_string()))?;
-    let mut adapter = adapter(venue, kind_from_name(kind)?).map_err(|error| PyValueError::new_err(error.to_string()))?;
+    let mut adapter =
+        adapter(venue, kind_from_name(kind)?).map_err(|error| PyValueError::new_err(error.to_string()))?;
     let bytes: Vec<u8> = if let Ok(text) = raw.cast::<PyString>() {
         // Lone surrogates: no venue sends them, and they have no UTF-8 form to parse.
         let Ok(utf8) = text.to_str() else {

@@ -9,10 +9,10 @@ use pyo3::types::PyDict;
 
 use super::awaitable::awaitable;
 use super::bridge;
-use super::dispatch::{self, PyDispatch};
-use super::venues::PyVenueProtocol;
 use super::connection::to_message;
+use super::dispatch::{self, PyDispatch};
 use super::options::{BreakerOptions, ConnectOptions, PolicyOptions};
+use super::venues::PyVenueProtocol;
 use crate::conn::{CloseInfo, Decoder, Outbound};
 use crate::error::Error;
 use crate::pool::{Session, SessionConfig, SessionEvent};
@@ -57,7 +57,8 @@ pub fn open_session(
         None => (None, None),
         Some(venue) => {
             let stats = Arc::new(DecodeStats::default());
-            let decoder: Box<dyn Decoder> = Box::new(VenueDecoder::new(venue.get().new_adapter()?, stats.clone()));
+            let decoder: Box<dyn Decoder> =
+                Box::new(VenueDecoder::new(venue.get().new_adapter()?, stats.clone()));
             (Some(decoder), Some(stats))
         }
     };

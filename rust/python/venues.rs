@@ -36,8 +36,8 @@ impl PyVenueProtocol {
         pairs
             .into_iter()
             .map(|(symbol, channel)| {
-                let market =
-                    intern_unified(self.venue, &symbol).map_err(|error| PyValueError::new_err(error.to_string()))?;
+                let market = intern_unified(self.venue, &symbol)
+                    .map_err(|error| PyValueError::new_err(error.to_string()))?;
                 let channel = Channel::from_name(&channel)
                     .ok_or_else(|| PyValueError::new_err(format!("unknown channel {channel:?}")))?;
                 Ok((market, channel))
@@ -45,12 +45,7 @@ impl PyVenueProtocol {
             .collect()
     }
 
-    fn build(
-        &self,
-        request_id: u64,
-        pairs: Vec<(String, String)>,
-        subscribe: bool,
-    ) -> PyResult<Vec<String>> {
+    fn build(&self, request_id: u64, pairs: Vec<(String, String)>, subscribe: bool) -> PyResult<Vec<String>> {
         let pairs = self.pairs(pairs)?;
         let builder = self.builder.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut out = Vec::new();
@@ -138,7 +133,8 @@ impl PyVenueProtocol {
 
     /// The dense id of `symbol` (unified) on this venue, as events carry it.
     fn market_id(&self, symbol: &str) -> PyResult<u32> {
-        let market = intern_unified(self.venue, symbol).map_err(|error| PyValueError::new_err(error.to_string()))?;
+        let market =
+            intern_unified(self.venue, symbol).map_err(|error| PyValueError::new_err(error.to_string()))?;
         if self.venue == Venue::Bybit && market.kind != self.kind {
             return Err(PyValueError::new_err(format!(
                 "{symbol} is not traded on {}'s {} endpoint",
@@ -161,7 +157,10 @@ impl PyVenueProtocol {
     /// How many answers the venue sends to a request of `pairs` pairs built as `messages`
     /// messages.
     fn answers_expected(&self, pairs: usize, messages: usize) -> usize {
-        self.builder.lock().unwrap_or_else(std::sync::PoisonError::into_inner).answers_expected(pairs, messages)
+        self.builder
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .answers_expected(pairs, messages)
     }
 
     /// Messages to send first on every new connection.

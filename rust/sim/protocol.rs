@@ -254,7 +254,12 @@ pub trait VenueSim: Send {
     /// # Errors
     ///
     /// The HTTP status and body to refuse the upgrade with (an unknown path: 404).
-    fn on_open(&mut self, path_and_query: &str, ctx: &dyn SimContext, out: &mut Outbox) -> Result<(), (u16, String)>;
+    fn on_open(
+        &mut self,
+        path_and_query: &str,
+        ctx: &dyn SimContext,
+        out: &mut Outbox,
+    ) -> Result<(), (u16, String)>;
 
     /// A text message from the client: replies (acks, errors, pongs, snapshots for new book
     /// subscriptions) go to `out`. Whether the client has subscribed to anything yet is

@@ -210,7 +210,8 @@ impl BinanceSpot {
         events: &mut Vec<Event>,
     ) -> Result<Control, String> {
         // A u64 has at most 20 digits: it always fits.
-        let trade_id = TradeId::from(itoa::Buffer::new().format(raw.trade_id)).map_err(|_| "trade id too long".to_owned())?;
+        let trade_id = TradeId::from(itoa::Buffer::new().format(raw.trade_id))
+            .map_err(|_| "trade id too long".to_owned())?;
         events.push(Event::Trade(Trade {
             market: self.market(raw.symbol)?,
             price: quantity(raw.price, "price")?,

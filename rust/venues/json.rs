@@ -10,8 +10,8 @@
 
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 /// Reads `text` as a `T`, structs from objects only.
 ///
@@ -89,7 +89,11 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Strict<D> {
         self.0.deserialize_newtype_struct(name, visitor)
     }
 
-    fn deserialize_unit_struct<V: Visitor<'de>>(self, name: &'static str, visitor: V) -> Result<V::Value, Self::Error> {
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
         self.0.deserialize_unit_struct(name, StrictVisitor(visitor))
     }
 
@@ -223,7 +227,10 @@ impl<'de, M: MapAccess<'de>> MapAccess<'de> for StrictMap<M> {
 impl<'de, S: SeqAccess<'de>> SeqAccess<'de> for StrictSeq<S> {
     type Error = S::Error;
 
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, Self::Error> {
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, Self::Error> {
         self.0.next_element_seed(StrictSeed(seed))
     }
 
