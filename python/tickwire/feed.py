@@ -229,10 +229,9 @@ class _BuiltinLink(_Link):
             self.processing,
             feed._latency_budget_ns,
         )
-        # Per channel: the market ids subscribed or being subscribed; other events are dropped
-        # (a venue stream may carry more than was asked for, as Coinbase's ticker carries BBOs).
-        self.wanted: dict[str, set[int]] = {channel: set() for channel in CHANNELS}
-        #: The (symbol, channel) pairs subscribed or being subscribed on this connection.
+        #: The (symbol, channel) pairs subscribed or being subscribed on this connection; the
+        #: dispatch drops events of other pairs (a venue stream may carry more than was asked
+        #: for, as Coinbase's ticker carries BBOs).
         self.holding: set[Subscription] = set()
         for channel in CHANNELS:
             self.dispatch.set_wanted(channel, [])
@@ -250,12 +249,10 @@ class _BuiltinLink(_Link):
         changed = set()
         for pair in pairs:
             (self.holding.add if wanted else self.holding.discard)(pair)
-            symbol, channel = pair
-            market = self.protocol.market_id(symbol)
-            (self.wanted[channel].add if wanted else self.wanted[channel].discard)(market)
-            changed.add(channel)
+            changed.add(pair[1])
         for channel in changed:
-            self.dispatch.set_wanted(channel, sorted(self.wanted[channel]))
+            markets = {self.protocol.market_id(symbol) for symbol, held in self.holding if held == channel}
+            self.dispatch.set_wanted(channel, sorted(markets))
 
     def requests(self, request_id: int, is_subscribe: bool, pairs: list[Subscription]) -> list[str | bytes]:
         build = self.protocol.subscribe_request if is_subscribe else self.protocol.unsubscribe_request
@@ -388,14 +385,18 @@ class Feed:
     def _shard_for(self, endpoint: str, pair: Subscription) -> _BuiltinLink:
         """The connection that holds ``pair``, or one with room for it: a venue caps the
         subscriptions of one connection (Binance 1,024 streams), so more go on another."""
+        holder = self._holder(endpoint, pair)
+        if holder is not None:
+            return holder
         shards = self._shards.get(endpoint) or [self._builtin_link(endpoint)]
-        for link in shards:
-            if pair in link.holding:
-                return link
         for link in shards:
             if len(link.holding) < link.protocol.max_per_connection:
                 return link
         return self._builtin_link(endpoint, len(shards))
+
+    def _holder(self, endpoint: str, pair: Subscription) -> _BuiltinLink | None:
+        """The connection of ``endpoint`` that holds ``pair``, if any."""
+        return next((shard for shard in self._shards.get(endpoint, []) if pair in shard.holding), None)
 
     def _add_link(self, link: _Link) -> None:
         self._links[link.name] = link
@@ -419,7 +420,7 @@ class Feed:
                 shard.holding.add(pair)  # counts against the shard's room for the next pair
                 link: _Link = shard
             else:
-                holder = next((shard for shard in self._shards.get(endpoint, []) if pair in shard.holding), None)
+                holder = self._holder(endpoint, pair)
                 if holder is None:
                     continue
                 link = holder
