@@ -31,7 +31,7 @@ impl From<Error> for PyErr {
 }
 
 /// An instance of `tickwire.exceptions.<class>` built from `args`, or the error met importing it.
-fn raise<A>(class: &str, args: A) -> PyErr
+pub(super) fn raise<A>(class: &str, args: A) -> PyErr
 where
     A: for<'py> pyo3::call::PyCallArgs<'py>,
 {

@@ -20,6 +20,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyBytes, PyFloat, PyList, PyString, PyTuple, PyType};
 
+use super::errors::raise;
 use crate::model::market::intern_unified;
 use crate::model::{
     Bbo, BookUpdate, Decimal, Event, InstrumentKind, Level, MarketRef, Side, Ticker, Trade, TradeId, Venue,
@@ -587,24 +588,8 @@ pub fn event_to_python(py: Python<'_>, event: Event) -> PyResult<Bound<'_, PyAny
 
 /// `tickwire.exceptions.ParseError` for `error`, from a connection to `url` (`""` for none).
 pub fn parse_error(error: &ParseError, url: &str) -> PyErr {
-    Python::attach(|py| {
-        let built = py
-            .import("tickwire.exceptions")
-            .and_then(|module| module.getattr("ParseError"))
-            .and_then(|class| {
-                class.call1((
-                    error.to_string(),
-                    url,
-                    error.venue.as_str(),
-                    error.reason.as_str(),
-                    error.raw.as_str(),
-                ))
-            });
-        match built {
-            Ok(instance) => PyErr::from_value(instance),
-            Err(import_error) => import_error,
-        }
-    })
+    let ParseError { venue, reason, raw } = error;
+    raise("ParseError", (error.to_string(), url.to_owned(), venue.as_str(), reason.clone(), raw.clone()))
 }
 
 /// Parses `kind`'s name: `"spot"`, `"perpetual"` (also `"linear"`, Bybit's endpoint name).
@@ -650,9 +635,8 @@ pub fn parse<'py>(
             let lossy = text.to_string_lossy();
             let reason = "the text has lone surrogates, which are not UTF-8";
             let message = ParseError::new(venue, reason, lossy.as_bytes()).to_string();
-            let class = py.import("tickwire.exceptions")?.getattr("ParseError")?;
             // The exception keeps the very string given, surrogates and all.
-            return Err(PyErr::from_value(class.call1((message, "", venue.as_str(), reason, text))?));
+            return Err(raise("ParseError", (message, "", venue.as_str(), reason, text.clone().unbind())));
         };
         utf8.as_bytes().to_vec()
     } else if let Ok(data) = raw.cast::<PyBytes>() {
