@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use super::events::kind_from_name;
 use crate::model::market::intern_unified;
 use crate::model::{Channel, InstrumentKind, MarketRef, Venue};
-use crate::venues::{Adapter, Spec, VenueError, adapter};
+use crate::venues::{Action, Adapter, Spec, VenueError, adapter};
 
 /// One venue endpoint's protocol: spec, request builders, adapters for sessions.
 #[pyclass(name = "VenueProtocol", module = "tickwire._core", frozen)]
@@ -45,16 +45,11 @@ impl PyVenueProtocol {
             .collect()
     }
 
-    fn build(&self, request_id: u64, pairs: Vec<(String, String)>, subscribe: bool) -> PyResult<Vec<String>> {
+    fn build(&self, action: Action, request_id: u64, pairs: Vec<(String, String)>) -> PyResult<Vec<String>> {
         let pairs = self.pairs(pairs)?;
         let builder = self.builder.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut out = Vec::new();
-        let built = if subscribe {
-            builder.subscribe(request_id, &pairs, &mut out)
-        } else {
-            builder.unsubscribe(request_id, &pairs, &mut out)
-        };
-        built.map_err(|error| venue_error(&error))?;
+        builder.request(action, request_id, &pairs, &mut out).map_err(|error| venue_error(&error))?;
         Ok(out)
     }
 }
@@ -146,12 +141,12 @@ impl PyVenueProtocol {
 
     /// The messages subscribing to `pairs` of (unified symbol, channel) under `request_id`.
     fn subscribe_request(&self, request_id: u64, pairs: Vec<(String, String)>) -> PyResult<Vec<String>> {
-        self.build(request_id, pairs, true)
+        self.build(Action::Subscribe, request_id, pairs)
     }
 
     /// The messages cancelling `pairs` under `request_id`.
     fn unsubscribe_request(&self, request_id: u64, pairs: Vec<(String, String)>) -> PyResult<Vec<String>> {
-        self.build(request_id, pairs, false)
+        self.build(Action::Unsubscribe, request_id, pairs)
     }
 
     /// How many answers the venue sends to a request of `pairs` pairs built as `messages`

@@ -29,7 +29,7 @@ use serde_json::value::RawValue;
 
 use super::fields::{millis_to_ns, optional, quantity};
 use super::json::from_slice;
-use super::{Adapter, Control, ParseError, Spec, VenueError};
+use super::{Action, Adapter, Control, ParseError, Spec, VenueError};
 use crate::model::{
     Bbo, BookUpdate, Channel, Event, InstrumentKind, Level, MarketCache, MarketRef, Side, Ticker, Trade,
     TradeId, Venue,
@@ -88,7 +88,7 @@ impl BinanceSpot {
         }
     }
 
-    fn request(
+    fn write_request(
         &self,
         method: &str,
         request_id: u64,
@@ -305,22 +305,18 @@ impl Adapter for BinanceSpot {
         &self.spec
     }
 
-    fn subscribe(
+    fn request(
         &self,
+        action: Action,
         request_id: u64,
         pairs: &[(MarketRef, Channel)],
         out: &mut Vec<String>,
     ) -> Result<(), VenueError> {
-        self.request("SUBSCRIBE", request_id, pairs, out)
-    }
-
-    fn unsubscribe(
-        &self,
-        request_id: u64,
-        pairs: &[(MarketRef, Channel)],
-        out: &mut Vec<String>,
-    ) -> Result<(), VenueError> {
-        self.request("UNSUBSCRIBE", request_id, pairs, out)
+        let op = match action {
+            Action::Subscribe => "SUBSCRIBE",
+            Action::Unsubscribe => "UNSUBSCRIBE",
+        };
+        self.write_request(op, request_id, pairs, out)
     }
 
     fn read_message(

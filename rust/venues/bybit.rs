@@ -34,7 +34,7 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::fields::{millis_to_ns, optional_or_blank, quantity};
-use super::{Adapter, AppPing, Control, Spec, VenueError};
+use super::{Action, Adapter, AppPing, Control, Spec, VenueError};
 use crate::model::{
     Bbo, BookUpdate, Channel, Decimal, Event, InstrumentKind, Level, MarketCache, MarketRef, Side, Ticker,
     Trade, TradeId, Venue,
@@ -125,7 +125,7 @@ impl Bybit {
         Self { spec, kind, markets: MarketCache::new(Venue::Bybit, cache_kind), tops: HashMap::new() }
     }
 
-    fn request(
+    fn write_request(
         &self,
         op: &str,
         request_id: u64,
@@ -329,22 +329,18 @@ impl Adapter for Bybit {
         &self.spec
     }
 
-    fn subscribe(
+    fn request(
         &self,
+        action: Action,
         request_id: u64,
         pairs: &[(MarketRef, Channel)],
         out: &mut Vec<String>,
     ) -> Result<(), VenueError> {
-        self.request("subscribe", request_id, pairs, out)
-    }
-
-    fn unsubscribe(
-        &self,
-        request_id: u64,
-        pairs: &[(MarketRef, Channel)],
-        out: &mut Vec<String>,
-    ) -> Result<(), VenueError> {
-        self.request("unsubscribe", request_id, pairs, out)
+        let op = match action {
+            Action::Subscribe => "subscribe",
+            Action::Unsubscribe => "unsubscribe",
+        };
+        self.write_request(op, request_id, pairs, out)
     }
 
     fn reset(&mut self) {

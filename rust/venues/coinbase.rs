@@ -41,7 +41,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visi
 use serde_json::value::RawValue;
 
 use super::fields::{decimal, optional, optional_quantity, quantity, rfc3339_ns};
-use super::{Adapter, Control, Spec, VenueError};
+use super::{Action, Adapter, Control, Spec, VenueError};
 use crate::model::{
     Bbo, BookUpdate, Channel, Event, InstrumentKind, Level, MarketCache, MarketRef, Side, Ticker, Trade,
     TradeId, Venue,
@@ -182,24 +182,19 @@ impl Adapter for CoinbaseAdapter {
         &SPEC
     }
 
-    fn subscribe(
+    fn request(
         &self,
-        _request_id: u64,
-        pairs: &[(MarketRef, Channel)],
-        out: &mut Vec<String>,
-    ) -> Result<(), VenueError> {
-        requests("subscribe", pairs, out)?;
-        self.held().extend(pairs.iter().map(|(market, channel)| (market.id, *channel)));
-        Ok(())
-    }
-
-    fn unsubscribe(
-        &self,
+        action: Action,
         _request_id: u64,
         pairs: &[(MarketRef, Channel)],
         out: &mut Vec<String>,
     ) -> Result<(), VenueError> {
         let mut held = self.held();
+        if action == Action::Subscribe {
+            requests("subscribe", pairs, out)?;
+            held.extend(pairs.iter().map(|(market, channel)| (market.id, *channel)));
+            return Ok(());
+        }
         for (market, channel) in pairs {
             held.remove(&(market.id, *channel));
         }

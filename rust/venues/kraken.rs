@@ -47,7 +47,7 @@ use serde_json::value::RawValue;
 
 use super::fields::{decimal, optional, optional_quantity, quantity, rfc3339_ns};
 use super::json::{from_slice, from_str};
-use super::{Adapter, AppPing, Control, Spec, VenueError};
+use super::{Action, Adapter, AppPing, Control, Spec, VenueError};
 use crate::model::{
     Bbo, BookUpdate, Channel, Decimal, Event, InstrumentKind, Level, MarketCache, MarketRef, Side, Ticker,
     Trade, TradeId, Venue,
@@ -184,7 +184,7 @@ impl KrakenAdapter {
         self.precisions.get(native).copied()
     }
 
-    fn request(
+    fn write_request(
         &self,
         method: &str,
         request_id: u64,
@@ -445,22 +445,18 @@ impl Adapter for KrakenAdapter {
         pairs
     }
 
-    fn subscribe(
+    fn request(
         &self,
+        action: Action,
         request_id: u64,
         pairs: &[(MarketRef, Channel)],
         out: &mut Vec<String>,
     ) -> Result<(), VenueError> {
-        self.request("subscribe", request_id, pairs, out)
-    }
-
-    fn unsubscribe(
-        &self,
-        request_id: u64,
-        pairs: &[(MarketRef, Channel)],
-        out: &mut Vec<String>,
-    ) -> Result<(), VenueError> {
-        self.request("unsubscribe", request_id, pairs, out)
+        let op = match action {
+            Action::Subscribe => "subscribe",
+            Action::Unsubscribe => "unsubscribe",
+        };
+        self.write_request(op, request_id, pairs, out)
     }
 
     /// Subscribes to `instrument` (all pairs' precisions) under [`INSTRUMENT_REQUEST_ID`]:

@@ -38,6 +38,15 @@ use std::time::Duration;
 use crate::conn::{Decoder, Payload};
 use crate::model::{Channel, Event, InstrumentKind, MarketRef, SymbolError, Venue};
 
+/// What a request asks of the venue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Start sending these streams.
+    Subscribe,
+    /// Stop sending them.
+    Unsubscribe,
+}
+
 /// A venue's fixed facts for one endpoint.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {
@@ -184,31 +193,48 @@ pub trait Adapter: Send {
     /// The endpoint's fixed facts.
     fn spec(&self) -> &Spec;
 
-    /// Appends the text messages that subscribe to `pairs` (at most
+    /// Appends the text messages that subscribe to (or cancel) `pairs` (at most
     /// [`Spec::max_per_request`]) under `request_id`; venues that take one channel per message
     /// (Coinbase) append several.
     ///
     /// # Errors
     ///
     /// [`VenueError`] for a channel or market the endpoint does not offer, or too many pairs.
-    fn subscribe(
+    fn request(
         &self,
+        action: Action,
         request_id: u64,
         pairs: &[(MarketRef, Channel)],
         out: &mut Vec<String>,
     ) -> Result<(), VenueError>;
 
-    /// Appends the messages that cancel `pairs`, as [`subscribe`](Self::subscribe).
+    /// [`request`](Self::request) with [`Action::Subscribe`].
     ///
     /// # Errors
     ///
-    /// As [`subscribe`](Self::subscribe).
+    /// As [`request`](Self::request).
+    fn subscribe(
+        &self,
+        request_id: u64,
+        pairs: &[(MarketRef, Channel)],
+        out: &mut Vec<String>,
+    ) -> Result<(), VenueError> {
+        self.request(Action::Subscribe, request_id, pairs, out)
+    }
+
+    /// [`request`](Self::request) with [`Action::Unsubscribe`].
+    ///
+    /// # Errors
+    ///
+    /// As [`request`](Self::request).
     fn unsubscribe(
         &self,
         request_id: u64,
         pairs: &[(MarketRef, Channel)],
         out: &mut Vec<String>,
-    ) -> Result<(), VenueError>;
+    ) -> Result<(), VenueError> {
+        self.request(Action::Unsubscribe, request_id, pairs, out)
+    }
 
     /// How many answers (acks or refusals) the venue sends to one request of `pairs` pairs
     /// built as `messages` messages: one per message by default; OKX answers each channel

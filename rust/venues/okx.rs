@@ -32,7 +32,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::{Adapter, AppPing, Control, Spec, VenueError, fields};
+use super::{Action, Adapter, AppPing, Control, Spec, VenueError, fields};
 use crate::model::{
     Bbo, BookUpdate, Channel, Decimal, Event, InstrumentKind, Level, MarketCache, MarketRef, PlainText, Side,
     Ticker, Trade, TradeId, Venue,
@@ -153,7 +153,7 @@ impl Okx {
         Self { spec: spec(), markets: MarketCache::new(Venue::Okx, None) }
     }
 
-    fn request(
+    fn write_request(
         &self,
         op: &str,
         request_id: u64,
@@ -236,22 +236,18 @@ impl Adapter for Okx {
         pairs
     }
 
-    fn subscribe(
+    fn request(
         &self,
+        action: Action,
         request_id: u64,
         pairs: &[(MarketRef, Channel)],
         out: &mut Vec<String>,
     ) -> Result<(), VenueError> {
-        self.request("subscribe", request_id, pairs, out)
-    }
-
-    fn unsubscribe(
-        &self,
-        request_id: u64,
-        pairs: &[(MarketRef, Channel)],
-        out: &mut Vec<String>,
-    ) -> Result<(), VenueError> {
-        self.request("unsubscribe", request_id, pairs, out)
+        let op = match action {
+            Action::Subscribe => "subscribe",
+            Action::Unsubscribe => "unsubscribe",
+        };
+        self.write_request(op, request_id, pairs, out)
     }
 
     /// OKX's answer to a text `ping` is the text `pong`.
