@@ -186,6 +186,8 @@ class Subscriptions:
         """Want ``ids`` subscribed; how many were not wanted already."""
     def unrequest(self, ids: list[int]) -> int:
         """Want ``ids`` unsubscribed; how many were wanted."""
+    def refresh(self, ids: list[int]) -> int:
+        """Unsubscribe and subscribe the active ones of ``ids`` again; how many were active."""
     def next_requests(self, now_ns: int) -> list[tuple[int, bool, list[int]]]:
         """The requests to send now as ``(request_id, is_subscribe, ids)``, within the rate limit."""
     def confirm(self, request_id: int) -> bool:

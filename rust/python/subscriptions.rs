@@ -91,6 +91,10 @@ impl PySubscriptions {
         self.manager().request_unsubscription(ids)
     }
 
+    fn refresh(&self, ids: Vec<u32>) -> usize {
+        self.manager().request_refresh(ids)
+    }
+
     fn next_requests(&self, now_ns: u64) -> Vec<RequestTuple> {
         let requests = self.manager().next_requests(since_epoch(now_ns));
         requests

@@ -245,7 +245,11 @@ pub struct SubscriptionManager {
     // `active ∪ to_unsubscribe` (on the venue); in none when idle.
     subscribing: BitSet,
     unsubscribing: BitSet,
-    // Derived by `place`: on the venue and wanted / not wanted; idle and wanted.
+    // On the venue and wanted, but to be unsubscribed and subscribed again (the venue then
+    // sends a fresh snapshot): kept until the id leaves the venue.
+    refresh: BitSet,
+    // Derived by `place`: on the venue and wanted (not refreshing) / not wanted or refreshing;
+    // idle and wanted.
     active: BitSet,
     to_unsubscribe: BitSet,
     to_subscribe: BitSet,
@@ -272,6 +276,7 @@ impl SubscriptionManager {
             wanted: BitSet::new(),
             subscribing: BitSet::new(),
             unsubscribing: BitSet::new(),
+            refresh: BitSet::new(),
             active: BitSet::new(),
             to_unsubscribe: BitSet::new(),
             to_subscribe: BitSet::new(),
@@ -299,6 +304,21 @@ impl SubscriptionManager {
     /// dropped; an id in a subscribe request is unsubscribed once that request is answered.
     pub fn request_unsubscription(&mut self, ids: impl IntoIterator<Item = u32>) -> usize {
         self.set_wanted(ids, false)
+    }
+
+    /// Wants the active ones of `ids` unsubscribed and subscribed again, so the venue starts
+    /// them afresh (an order book's new snapshot); returns how many were active. Ids not active
+    /// (pending, or not wanted) are left alone: their next subscription is fresh anyway.
+    pub fn request_refresh(&mut self, ids: impl IntoIterator<Item = u32>) -> usize {
+        let mut refreshed = 0;
+        for id in ids {
+            if self.active.contains(id) {
+                self.refresh.insert(id);
+                self.place(id, Wire::OnVenue);
+                refreshed += 1;
+            }
+        }
+        refreshed
     }
 
     fn set_wanted(&mut self, ids: impl IntoIterator<Item = u32>, wanted: bool) -> usize {
@@ -368,7 +388,8 @@ impl SubscriptionManager {
         let kind = self.batches[index].kind;
         let mut ids = std::mem::take(&mut self.batches[index].ids);
         ids.retain(|&id| {
-            let unchanged = self.wanted.contains(id) == kind.wants();
+            let refreshing = kind == Kind::Unsubscribe && self.refresh.contains(id);
+            let unchanged = self.wanted.contains(id) == kind.wants() || refreshing;
             if !unchanged {
                 self.place(id, kind.not_applied());
             }
@@ -507,6 +528,7 @@ impl SubscriptionManager {
         self.unsubscribing.clear();
         self.active.clear();
         self.to_unsubscribe.clear();
+        self.refresh.clear();
         self.to_subscribe.clone_from(&self.wanted);
         self.limiter.reset();
     }
@@ -551,7 +573,7 @@ impl SubscriptionManager {
     pub fn state(&self, id: u32) -> State {
         match (self.wire(id), self.wanted.contains(id)) {
             (Wire::Idle, false) => State::Unsubscribed,
-            (Wire::OnVenue, true) => State::Active,
+            (Wire::OnVenue, true) if !self.refresh.contains(id) => State::Active,
             (_, true) => State::Pending,
             (_, false) => State::Unsubscribing,
         }
@@ -587,10 +609,14 @@ impl SubscriptionManager {
     /// that writes them.
     fn place(&mut self, id: u32, wire: Wire) {
         let wanted = self.wanted.contains(id);
+        if matches!(wire, Wire::Idle | Wire::Subscribing) {
+            self.refresh.remove(id);
+        }
+        let refreshing = self.refresh.contains(id);
         self.subscribing.set(id, wire == Wire::Subscribing);
         self.unsubscribing.set(id, wire == Wire::Unsubscribing);
-        self.active.set(id, wire == Wire::OnVenue && wanted);
-        self.to_unsubscribe.set(id, wire == Wire::OnVenue && !wanted);
+        self.active.set(id, wire == Wire::OnVenue && wanted && !refreshing);
+        self.to_unsubscribe.set(id, wire == Wire::OnVenue && (!wanted || refreshing));
         self.to_subscribe.set(id, wire == Wire::Idle && wanted);
     }
 
@@ -633,7 +659,7 @@ impl SubscriptionManager {
             assert!(places.iter().filter(|&&p| p).count() <= 1, "id {id} is in two states");
             assert!(!self.active.contains(id) || wanted);
             assert!(!self.to_subscribe.contains(id) || wanted);
-            assert!(!self.to_unsubscribe.contains(id) || !wanted);
+            assert!(!self.to_unsubscribe.contains(id) || !wanted || self.refresh.contains(id));
             assert!(!wanted || places.contains(&true), "wanted id {id} is nowhere");
             let kind = match self.wire(id) {
                 Wire::Subscribing => Some(Kind::Subscribe),
@@ -955,5 +981,30 @@ mod tests {
                 .max();
             assert_eq!(busiest, Some(most), "{config:?}");
         }
+    }
+
+    #[test]
+    fn a_refresh_unsubscribes_then_subscribes_again_and_survives_a_retry() {
+        let mut subs = manager();
+        subs.request_subscription([1, 2]);
+        let first = send_one(&mut subs, secs(0));
+        subs.confirm(first.id).unwrap();
+        assert_eq!(subs.request_refresh([1, 3]), 1, "3 was never active");
+        subs.check_invariants();
+        assert_eq!((subs.state(1), subs.state(2)), (State::Pending, State::Active));
+        let unsubscribe = send_one(&mut subs, secs(1));
+        assert_eq!((unsubscribe.kind, &unsubscribe.ids[..]), (Kind::Unsubscribe, &[1][..]));
+        // Refused once: the retry still unsubscribes, although the id is wanted.
+        subs.reject(unsubscribe.id, "busy", secs(1)).unwrap();
+        let retry = send_one(&mut subs, secs(3));
+        assert_eq!((retry.kind, &retry.ids[..]), (Kind::Unsubscribe, &[1][..]));
+        subs.confirm(retry.id).unwrap();
+        subs.check_invariants();
+        let subscribe = send_one(&mut subs, secs(3));
+        assert_eq!((subscribe.kind, &subscribe.ids[..]), (Kind::Subscribe, &[1][..]));
+        subs.confirm(subscribe.id).unwrap();
+        assert_eq!(ids(&subs), [1, 2]);
+        assert!(subs.next_requests(secs(4)).is_empty(), "nothing more");
+        subs.check_invariants();
     }
 }
