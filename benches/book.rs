@@ -73,7 +73,7 @@ fn checksums(c: &mut Criterion) {
     let book = book(1_000);
     let mut group = c.benchmark_group("checksum");
     group.bench_function("okx_top25", |b| b.iter(|| okx_checksum(black_box(&book))));
-    group.bench_function("kraken_top10", |b| b.iter(|| kraken_checksum(black_box(&book), 2, 4)));
+    group.bench_function("kraken_top10", |b| b.iter(|| kraken_checksum(black_box(&book))));
     group.finish();
 }
 

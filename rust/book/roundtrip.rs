@@ -110,15 +110,10 @@ impl Harness {
         self.send_all(&requests);
     }
 
-    /// Parses every frame; Kraken's `instrument` snapshot gives the pair's precision, book
-    /// updates of the market go to the sync.
+    /// Parses every frame (Kraken's `instrument` snapshot gives the adapter the pair's
+    /// precision, to which it pads levels); book updates of the market go to the sync.
     fn read(&mut self, out: &Outbox) {
         for frame in frames(out) {
-            if let SyncRule::Kraken { .. } = self.sync.rule()
-                && let Some((price, qty)) = kraken_precision(&frame, &self.market.native)
-            {
-                self.sync.set_kraken_precision(price, qty);
-            }
             let mut events = Vec::new();
             self.adapter.parse(frame.as_bytes(), self.ctx.now_ns, &mut events).unwrap();
             for event in events {
@@ -210,17 +205,6 @@ impl Harness {
     }
 }
 
-/// `(price_precision, qty_precision)` of `native` if `frame` is Kraken's `instrument` snapshot.
-fn kraken_precision(frame: &str, native: &str) -> Option<(u8, u8)> {
-    let value: serde_json::Value = serde_json::from_str(frame).ok()?;
-    if value["channel"] != "instrument" {
-        return None;
-    }
-    let pair = value["data"]["pairs"].as_array()?.iter().find(|pair| pair["symbol"] == native)?;
-    let precision = |key: &str| pair[key].as_u64().and_then(|n| u8::try_from(n).ok());
-    Some((precision("price_precision")?, precision("qty_precision")?))
-}
-
 /// Builds, breaks by a dropped frame, resyncs, and (for checksum venues) breaks by a wrong
 /// checksum and resyncs again; the book equals the engine's whenever valid.
 fn round_trip(venue: Venue, native: &str, path: &str, rule: SyncRule, dropped: fn(Invalidity) -> bool) {
@@ -246,7 +230,7 @@ fn round_trip(venue: Venue, native: &str, path: &str, rule: SyncRule, dropped: f
     harness.outcomes.clear();
     harness.run_valid(100);
 
-    if matches!(rule, SyncRule::Okx | SyncRule::Kraken { .. }) {
+    if matches!(rule, SyncRule::Okx | SyncRule::Kraken) {
         let (reason, resync) = harness.step_until_invalid(EncodeFaults { bad_checksum: true });
         assert!(matches!(reason, Invalidity::ChecksumMismatch { .. }), "{reason:?}");
         harness.resync(resync);
@@ -254,8 +238,8 @@ fn round_trip(venue: Venue, native: &str, path: &str, rule: SyncRule, dropped: f
         harness.run_valid(100);
     }
     let counters = harness.sync.counters();
-    let checksum_failures = u64::from(matches!(rule, SyncRule::Okx | SyncRule::Kraken { .. }));
-    let kraken = u64::from(matches!(rule, SyncRule::Kraken { .. }));
+    let checksum_failures = u64::from(matches!(rule, SyncRule::Okx | SyncRule::Kraken));
+    let kraken = u64::from(matches!(rule, SyncRule::Kraken));
     assert_eq!(counters.gaps + counters.checksum_failures, 1 + checksum_failures, "{counters:?}");
     assert_eq!(counters.checksum_failures, checksum_failures + kraken, "{counters:?}");
     assert_eq!(counters.resyncs, 1 + checksum_failures);
@@ -289,8 +273,7 @@ fn coinbase() {
 #[test]
 fn kraken() {
     // No sequence numbers: a dropped frame shows as the next checksum that differs.
-    let rule = SyncRule::Kraken { price_precision: 0, qty_precision: 0 };
-    round_trip(Venue::Kraken, "BTC/USD", "/v2", rule, |reason| {
+    round_trip(Venue::Kraken, "BTC/USD", "/v2", SyncRule::Kraken, |reason| {
         matches!(reason, Invalidity::ChecksumMismatch { .. })
     });
 }

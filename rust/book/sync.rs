@@ -18,9 +18,10 @@
 //!   current `0` to `None`) must equal the CRC32 of the top 25 levels
 //!   ([`crate::venues::okx::checksum`]).
 //! - **Kraken v2**: no sequence numbers; each update's checksum must equal the CRC32 of the top
-//!   10 levels at the pair's precision ([`crate::venues::kraken::checksum`]), which is an input
-//!   here. The book is kept to the subscribed depth (Kraken does not delete levels that leave
-//!   it).
+//!   10 levels at the pair's precision. The adapter pads every level to that precision (from
+//!   the `instrument` channel), so the book computes it from the levels as kept
+//!   ([`crate::venues::kraken::checksum_as_sent`]) and needs no precision table. The book is
+//!   kept to the subscribed depth (Kraken does not delete levels that leave it).
 //! - **Coinbase**: `sequence_num` counts every message of the connection; the adapter puts the
 //!   previous message's number in `prev_sequence`, so each update needs `last = prev + 1`.
 //!
@@ -55,13 +56,8 @@ pub enum SyncRule {
     Bybit,
     /// `seqId`/`prevSeqId` chain and the top-25 checksum when sent.
     Okx,
-    /// The top-10 checksum at the pair's precision.
-    Kraken {
-        /// Digits after the point of prices (`price_precision` of the `instrument` channel).
-        price_precision: u8,
-        /// Digits after the point of quantities (`qty_precision`).
-        qty_precision: u8,
-    },
+    /// The top-10 checksum at the pair's precision (the levels' own, as the adapter pads them).
+    Kraken,
     /// Per-connection `sequence_num` without gaps.
     Coinbase,
 }
@@ -74,7 +70,7 @@ impl SyncRule {
             Self::Binance => Venue::Binance,
             Self::Bybit => Venue::Bybit,
             Self::Okx => Venue::Okx,
-            Self::Kraken { .. } => Venue::Kraken,
+            Self::Kraken => Venue::Kraken,
             Self::Coinbase => Venue::Coinbase,
         }
     }
@@ -96,7 +92,7 @@ impl SyncRule {
         match self {
             Self::Bybit => Some(50),
             Self::Okx => Some(400),
-            Self::Kraken { .. } => Some(kraken::CHECKSUM_DEPTH),
+            Self::Kraken => Some(kraken::CHECKSUM_DEPTH),
             Self::Binance | Self::Coinbase => None,
         }
     }
@@ -155,6 +151,10 @@ pub enum Invalidity {
     /// change).
     #[error("update without the sequence number the venue's rule needs")]
     MissingSequence,
+    /// The connection carrying the book was lost: updates may be missing until the next
+    /// connection's snapshot.
+    #[error("the connection was lost")]
+    Disconnected,
     /// No update for longer than the owner allows.
     #[error("stale book: no update for {silent_ns} ns")]
     Stale {
@@ -261,14 +261,6 @@ impl BookSync {
         self.rule
     }
 
-    /// Changes the Kraken pair's precision (the `instrument` channel may tell it late); other
-    /// rules are unchanged.
-    pub const fn set_kraken_precision(&mut self, price_precision: u8, qty_precision: u8) {
-        if let SyncRule::Kraken { .. } = self.rule {
-            self.rule = SyncRule::Kraken { price_precision, qty_precision };
-        }
-    }
-
     /// The book as built so far; check [`is_valid`](Self::is_valid) before trusting it.
     #[must_use]
     pub const fn book(&self) -> &OrderBook {
@@ -337,6 +329,26 @@ impl BookSync {
         let silent_ns = now_ns.saturating_sub(self.last_update_ns);
         (self.is_valid() && silent_ns > max_silence_ns)
             .then(|| self.invalidate(Invalidity::Stale { silent_ns }, now_ns))
+    }
+
+    /// Marks a valid book invalid for a reason found outside it (a connection-wide gap);
+    /// `None` if it was not valid.
+    pub fn invalidate_for(&mut self, reason: Invalidity, now_ns: u64) -> Option<Outcome> {
+        self.is_valid().then(|| self.invalidate(reason, now_ns))
+    }
+
+    /// When the last update was applied (monotonic ns; 0: never).
+    #[must_use]
+    pub const fn last_update_ns(&self) -> u64 {
+        self.last_update_ns
+    }
+
+    /// The connection was lost: a valid book becomes invalid ([`Invalidity::Disconnected`]);
+    /// events buffered from the old connection are dropped either way. The next connection's
+    /// snapshot re-validates the book.
+    pub fn disconnect(&mut self, now_ns: u64) -> Option<Outcome> {
+        self.buffer.clear();
+        self.is_valid().then(|| self.invalidate(Invalidity::Disconnected, now_ns))
     }
 
     /// Forgets the book and its buffer (a new connection): pending until the next snapshot.
@@ -431,7 +443,7 @@ impl BookSync {
     /// The venue's continuity rule for a delta of a valid book (not Binance).
     fn check_sequence(&self, update: &BookUpdate) -> Result<(), Invalidity> {
         match self.rule {
-            SyncRule::Binance | SyncRule::Kraken { .. } => Ok(()),
+            SyncRule::Binance | SyncRule::Kraken => Ok(()),
             SyncRule::Bybit => {
                 let (Some(got), Some(last)) = (update.last_sequence, self.last_sequence) else {
                     return Err(Invalidity::MissingSequence);
@@ -486,9 +498,7 @@ impl BookSync {
     pub fn checksum(&self) -> Option<i64> {
         match self.rule {
             SyncRule::Okx => Some(i64::from(okx_checksum(&self.book))),
-            SyncRule::Kraken { price_precision, qty_precision } => {
-                Some(i64::from(kraken_checksum(&self.book, price_precision, qty_precision)))
-            }
+            SyncRule::Kraken => Some(i64::from(kraken_checksum(&self.book))),
             SyncRule::Binance | SyncRule::Bybit | SyncRule::Coinbase => None,
         }
     }
@@ -499,7 +509,7 @@ impl BookSync {
             Invalidity::ChecksumMismatch { .. } => self.counters.checksum_failures += 1,
             Invalidity::Crossed { .. } => self.counters.crossed += 1,
             Invalidity::Stale { .. } => self.counters.stale += 1,
-            Invalidity::MissingSequence => {}
+            Invalidity::MissingSequence | Invalidity::Disconnected => {}
         }
         let since_ns = match self.validity {
             Validity::Invalid { since_ns, .. } => since_ns,
@@ -523,12 +533,13 @@ pub fn okx_checksum(book: &OrderBook) -> i32 {
     okx::checksum(book.top_bids(okx::CHECKSUM_DEPTH), book.top_asks(okx::CHECKSUM_DEPTH))
 }
 
-/// Kraken's v2 checksum of `book`: the top 10 levels a side at the pair's precision.
+/// Kraken's v2 checksum of `book`: the top 10 levels a side, each number at its own scale
+/// (the pair's precision, as the adapter pads levels).
 #[must_use]
-pub fn kraken_checksum(book: &OrderBook, price_precision: u8, qty_precision: u8) -> u32 {
+pub fn kraken_checksum(book: &OrderBook) -> u32 {
     let asks: ArrayVec<Level, { kraken::CHECKSUM_DEPTH }> = book.top_asks(kraken::CHECKSUM_DEPTH).collect();
     let bids: ArrayVec<Level, { kraken::CHECKSUM_DEPTH }> = book.top_bids(kraken::CHECKSUM_DEPTH).collect();
-    kraken::checksum(&asks, &bids, price_precision, qty_precision)
+    kraken::checksum_as_sent(&asks, &bids)
 }
 
 #[cfg(test)]
@@ -632,8 +643,8 @@ mod tests {
     fn kraken_docs_worked_checksums_through_the_book() {
         let mut adapter = crate::venues::kraken::KrakenAdapter::new();
         kraken_events(&mut adapter, include_str!("../../tests/fixtures/kraken/instrument_snapshot.json"));
-        let (price, qty) = adapter.precision("MATIC/USD").unwrap();
-        let mut sync = BookSync::new(SyncRule::Kraken { price_precision: price, qty_precision: qty });
+        assert_eq!(adapter.precision("MATIC/USD"), Some((4, 8)), "levels are padded to it");
+        let mut sync = BookSync::new(SyncRule::Kraken);
         let [snapshot] =
             &kraken_events(&mut adapter, include_str!("../../tests/fixtures/kraken/book_snapshot.json"))[..]
         else {
@@ -651,7 +662,8 @@ mod tests {
         assert_eq!(sync.apply(delta), Outcome::Applied);
         assert_eq!(sync.book().bid_depth(), 10);
 
-        // The guide's BTC/USD example, precision 1 / 8, levels written without padding.
+        // The guide's BTC/USD example, precision 1 / 8, levels written without padding: padded
+        // as the adapter pads them.
         let asks = [
             ("45285.2", "0.001"),
             ("45286.4", "1.54571953"),
@@ -678,10 +690,24 @@ mod tests {
         ];
         let mut guide = update(true, (None, None, None), &bids, &asks);
         guide.checksum = Some(3_310_070_434);
-        let mut sync = BookSync::new(SyncRule::Kraken { price_precision: 1, qty_precision: 8 });
+        let mut unpadded = BookSync::new(SyncRule::Kraken);
+        assert!(
+            matches!(
+                unpadded.apply(&guide),
+                Outcome::Invalid { reason: Invalidity::ChecksumMismatch { .. }, .. }
+            ),
+            "the precision matters: unpadded levels are not trusted"
+        );
+        let pad = |levels: &mut Vec<Level>| {
+            for level in levels {
+                level.price = level.price.checked_rescale(1).unwrap();
+                level.qty = level.qty.checked_rescale(8).unwrap();
+            }
+        };
+        pad(&mut guide.bids);
+        pad(&mut guide.asks);
+        let mut sync = BookSync::new(SyncRule::Kraken);
         assert_eq!(sync.apply(&guide), Outcome::Applied);
-        sync.set_kraken_precision(0, 0);
-        assert_ne!(sync.checksum(), Some(3_310_070_434), "the precision matters");
     }
 
     #[test]

@@ -517,8 +517,23 @@ fn pad(value: Decimal, precision: u8) -> Decimal {
 /// allocates.
 #[must_use]
 pub fn checksum(asks: &[Level], bids: &[Level], price_precision: u8, qty_precision: u8) -> u32 {
+    checksum_with(asks, bids, |_| (price_precision, qty_precision))
+}
+
+/// [`checksum`] of levels as this adapter hands them out: padded to the pair's precision once
+/// the `instrument` channel has told it, so each number's own scale is the precision. A book
+/// built from such levels needs no precision table. Levels of a pair whose precision is not
+/// known yet keep the wire's digits; if the wire dropped trailing zeros their checksum
+/// mismatches, the book is marked invalid and resubscribed — never trusted unproven.
+#[must_use]
+pub fn checksum_as_sent(asks: &[Level], bids: &[Level]) -> u32 {
+    checksum_with(asks, bids, |level| (level.price.scale(), level.qty.scale()))
+}
+
+fn checksum_with(asks: &[Level], bids: &[Level], precision: impl Fn(&Level) -> (u8, u8)) -> u32 {
     let mut hasher = crc32fast::Hasher::new();
     for level in asks.iter().take(CHECKSUM_DEPTH).chain(bids.iter().take(CHECKSUM_DEPTH)) {
+        let (price_precision, qty_precision) = precision(level);
         hash_digits(&mut hasher, level.price, price_precision);
         hash_digits(&mut hasher, level.qty, qty_precision);
     }
