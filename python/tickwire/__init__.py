@@ -20,7 +20,7 @@ from .client import (
     connect,
 )
 from . import _core
-from ._core import BBO, BookUpdate, Ticker, Trade, parse
+from ._core import BBO, BookInvalid, BookUpdate, BookView, Ticker, Trade, parse
 from .events import CHANNELS, Ack, Channel, Lagged
 from .feed import BUILTIN_VENUES, Feed, Strategy
 from .simulator import FAULTS, Fault, Simulator
@@ -34,6 +34,7 @@ from .session import (
     open_session,
 )
 from .exceptions import (
+    BookSnapshotError,
     ConnectionClosed,
     HandshakeError,
     NetworkError,
@@ -56,7 +57,10 @@ __all__ = [
     "BUILTIN_VENUES",
     "CHANNELS",
     "Ack",
+    "BookInvalid",
+    "BookSnapshotError",
     "BookUpdate",
+    "BookView",
     "Channel",
     "FAULTS",
     "Fault",

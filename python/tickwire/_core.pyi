@@ -409,6 +409,94 @@ class BookUpdate:
     def __hash__(self) -> int: ...
 
 @final
+class BookInvalid:
+    """A book that can no longer be trusted, in the place of the update that broke it; a
+    snapshot ``BookUpdate`` follows once it has resynced."""
+
+    @property
+    def venue(self) -> str:
+        """The venue's name."""
+    @property
+    def symbol(self) -> str:
+        """The unified symbol."""
+    @property
+    def native_symbol(self) -> str:
+        """The venue's own symbol."""
+    @property
+    def reason(self) -> str:
+        """``"gap"``, ``"checksum_mismatch"``, ``"crossed"``, ``"snapshot_too_old"``,
+        ``"missing_sequence"``, ``"disconnected"`` or ``"stale"``."""
+    @property
+    def message(self) -> str:
+        """The reason in words, with its numbers."""
+    @property
+    def expected(self) -> int | None:
+        """What continuity or the checksum required, where the reason has it."""
+    @property
+    def got(self) -> int | None:
+        """What arrived (or was computed), where the reason has it."""
+    @property
+    def resync(self) -> str | None:
+        """``"resubscribe"``, ``"fetch_snapshot"``, or ``None`` when the reconnect brings the snapshot."""
+    @property
+    def retry_in(self) -> float:
+        """Seconds until the resync; above 0 when the breaker holds it back."""
+    @property
+    def receive_time_ns(self) -> int:
+        """When the book was found invalid, on ``time.monotonic_ns()``'s clock."""
+
+@final
+class BookView:
+    """A live, read-only view of one market's book in a feed; check ``is_valid``."""
+
+    @property
+    def venue(self) -> str:
+        """The venue's name."""
+    @property
+    def symbol(self) -> str:
+        """The unified symbol."""
+    @property
+    def is_valid(self) -> bool:
+        """Whether the book is proven: a snapshot and no failed check since."""
+    @property
+    def state(self) -> str:
+        """``"pending"``, ``"valid"`` or ``"invalid"``."""
+    @property
+    def reason(self) -> str | None:
+        """Why the book is invalid (as ``BookInvalid.reason``), else ``None``."""
+    @property
+    def message(self) -> str | None:
+        """The reason in words (``"no snapshot yet"`` while pending); ``None`` when valid."""
+    @property
+    def last_sequence(self) -> int | None:
+        """The last update id applied, where the venue numbers updates."""
+    @property
+    def last_update_ns(self) -> int:
+        """When the last update was applied (``time.monotonic_ns()`` clock; 0: never)."""
+    @property
+    def time_invalid(self) -> float:
+        """Seconds the book has been invalid over its life."""
+    @property
+    def best_bid(self) -> tuple[Decimal, Decimal] | None:
+        """``(price, qty)`` of the best bid."""
+    @property
+    def best_ask(self) -> tuple[Decimal, Decimal] | None:
+        """``(price, qty)`` of the best ask."""
+    @property
+    def spread(self) -> Decimal | None:
+        """Best ask minus best bid, exactly."""
+    @property
+    def mid(self) -> Decimal | None:
+        """Midpoint of the best bid and ask, exactly."""
+    @property
+    def depth(self) -> tuple[int, int]:
+        """Levels kept: ``(bids, asks)``."""
+    def levels(self, n: int = 10) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
+        """The top ``n`` levels of each side, best first."""
+    def to_numpy(self, n: int = 10) -> tuple[Any, Any]:
+        """The top ``n`` levels of each side as read-only float64 arrays of shape ``(levels, 2)``."""
+
+@final
 class Ticker:
     """A 24 h ticker; fields the venue does not send are ``None``."""
 
@@ -499,8 +587,15 @@ class Dispatch:
         on_control: Callable[[dict[str, Any]], object],
         on_error: Callable[[BaseException], object],
         on_state: Callable[[dict[str, Any]], object],
+        on_resync: Callable[[int, str, float], object],
         processing: LatencyHistogram,
         latency_budget_ns: int,
+        *,
+        book_depth: int | None = None,
+        book_stale_after_ns: int | None = None,
+        resync_max: int = 5,
+        resync_window_ns: int = 60_000_000_000,
+        resync_timeout_ns: int = 10_000_000_000,
     ) -> Dispatch: ...
     def add(self, channel: str, handler: Callable[[Any], object], market: int | None = None) -> None:
         """Add ``handler`` for ``channel``, for one market id or every market."""
@@ -513,7 +608,19 @@ class Dispatch:
     def set_sink(self, sink: Callable[[Any], object] | None) -> None:
         """Also hand every delivered event to ``sink``."""
     def counters(self) -> dict[str, int]:
-        """events, book_updates, filtered, latency_violations."""
+        """events, book_updates, book_withheld, filtered, latency_violations."""
+    def book(self, market_id: int) -> BookView:
+        """A live view of market ``market_id``'s book."""
+    def apply_snapshot(self, market_id: int, body: bytes) -> None:
+        """Apply a Binance REST depth snapshot body; ``ParseError`` (and a refetch) if it is none."""
+    def snapshot_failed(self, market_id: int) -> None:
+        """A snapshot fetch failed: order another, paced by the breaker."""
+    def check_books(self) -> None:
+        """Mark stale books invalid; re-order resyncs that brought no snapshot in time."""
+    def forget_book(self, market_id: int) -> None:
+        """Forget a book whose subscription ended."""
+    def book_totals(self) -> dict[str, float]:
+        """Totals over the books: books, valid, updates_applied, gaps, checksum_failures, …"""
 
 @final
 class VenueProtocol:
@@ -560,6 +667,8 @@ class VenueProtocol:
         """Answers the venue sends to one request."""
     def on_connect(self) -> list[str]:
         """Messages to send first on every connection."""
+    def snapshot_url(self, symbol: str, base: str | None = None) -> str | None:
+        """The REST URL of ``symbol``'s book snapshot (Binance), or ``None``."""
 
 def endpoint_kind(venue: str, symbol: str) -> str:
     """``"spot"`` or ``"perpetual"``: the kind of endpoint serving ``symbol`` on ``venue``."""

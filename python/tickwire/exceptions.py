@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "BookSnapshotError",
     "ConnectionClosed",
     "HandshakeError",
     "NetworkError",
@@ -141,6 +142,22 @@ class SubscriptionError(TickwireError):
         self.subscriptions = list(subscriptions)
         self.reason = reason
         self.attempts = attempts
+
+
+class BookSnapshotError(TickwireError):
+    """A venue's REST book snapshot could not be fetched (unreachable, refused, timed out);
+    the book stays invalid and another fetch follows, paced by the feed's resync breaker.
+
+    Attributes:
+        url: The snapshot's URL.
+        venue: The venue's name.
+        symbol: The book's symbol.
+    """
+
+    def __init__(self, message: str, url: str, venue: str, symbol: str) -> None:
+        super().__init__(message, url)
+        self.venue = venue
+        self.symbol = symbol
 
 
 class ParseError(TickwireError, ValueError):

@@ -6,6 +6,13 @@ resubscribes to exactly the active set after every reconnect, and hands each eve
 callbacks and :class:`Strategy` hooks registered for its channel. An exception in one callback
 or strategy is reported and does not stop the others or the feed.
 
+Order books of built-in venues are kept in Rust and proven against the venue's sequence
+numbers and checksums: ``on_book`` callbacks get only updates of a book that is valid after
+them, :meth:`Feed.book` reads the book as it stands, and a book that breaks (a gap, a checksum
+mismatch, a crossed or stale book, a lost connection) is reported as a
+:class:`~tickwire.BookInvalid` in the update's place and resyncs by itself — resubscribing, or
+for Binance fetching the REST snapshot — under a per-book breaker.
+
 Two kinds of venue:
 
 - the built-in ones, named by a string (``"binance"``, ``"bybit"``, ``"okx"``, ``"coinbase"``,
@@ -24,6 +31,9 @@ import functools
 import itertools
 import logging
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from types import TracebackType
@@ -32,9 +42,9 @@ from typing import Any, TypeVar, Unpack
 from . import _core
 from .client import ConnectOptions
 from . import events as python_events
-from ._core import BBO, BookUpdate, Ticker, Trade
+from ._core import BBO, BookInvalid, BookUpdate, BookView, Ticker, Trade
 from .events import CHANNELS, Ack, Channel, Lagged
-from .exceptions import ConnectionClosed, SubscriptionError
+from .exceptions import BookSnapshotError, ConnectionClosed, SubscriptionError
 from .session import BreakerPolicy, ReconnectPolicy, Session, SessionEvent, _open
 from .venue import Subscription, Venue
 
@@ -46,6 +56,10 @@ _Callback = TypeVar("_Callback", bound=Callable[..., object])
 
 #: Processing longer than this per message counts as a latency violation.
 DEFAULT_LATENCY_BUDGET_NS = 1_000_000
+#: Seconds a REST book snapshot may take.
+SNAPSHOT_TIMEOUT = 10.0
+#: Seconds between the checks for stale books and unanswered resyncs.
+BOOK_CHECK_INTERVAL = 1.0
 
 
 class Strategy:
@@ -68,7 +82,10 @@ class Strategy:
         """A best bid/offer update."""
 
     def on_book(self, update: BookUpdate) -> None:
-        """An order-book snapshot or delta."""
+        """An order-book snapshot or delta, applied to a book that is valid after it."""
+
+    def on_book_invalid(self, invalid: BookInvalid) -> None:
+        """A book that can no longer be trusted; a snapshot follows once it has resynced."""
 
     def on_ticker(self, ticker: Ticker) -> None:
         """A ticker update."""
@@ -204,7 +221,7 @@ class _PythonLink(_Link):
 class _BuiltinLink(_Link):
     """A built-in venue's endpoint: parsed in Rust on the I/O thread, routed in Rust."""
 
-    def __init__(self, feed: Feed, name: str, protocol: _core.VenueProtocol, url: str) -> None:
+    def __init__(self, feed: Feed, name: str, protocol: _core.VenueProtocol, url: str, snapshot_base: str | None) -> None:
         super().__init__(
             name,
             url,
@@ -221,14 +238,20 @@ class _BuiltinLink(_Link):
             ),
         )
         self.protocol = protocol
+        #: Where this venue's REST book snapshots come from (``None``: production).
+        self.snapshot_base = snapshot_base
         self.dispatch = _core.Dispatch(
             url,
             lambda fields: feed._on_control(self, fields),
             lambda error: feed._report(self, error),
             lambda fields: feed._on_state(self, SessionEvent(**fields)),
+            lambda market_id, action, delay: feed._on_resync(self, market_id, action, delay),
             self.processing,
             feed._latency_budget_ns,
+            **feed._book_options,
         )
+        #: Unified symbol by market id, for the symbols this connection has held.
+        self.symbols: dict[int, str] = {}
         #: The (symbol, channel) pairs subscribed or being subscribed on this connection; the
         #: dispatch drops events of other pairs (a venue stream may carry more than was asked
         #: for, as Coinbase's ticker carries BBOs).
@@ -237,6 +260,8 @@ class _BuiltinLink(_Link):
             self.dispatch.set_wanted(channel, [])
             for callback in feed._callbacks[channel]:
                 self.dispatch.add(channel, callback)
+        for callback in feed._callbacks["book_invalid"]:
+            self.dispatch.add("book_invalid", callback)
         if feed._iterations:
             self.dispatch.set_sink(feed._offer)
 
@@ -250,6 +275,10 @@ class _BuiltinLink(_Link):
         for pair in pairs:
             (self.holding.add if wanted else self.holding.discard)(pair)
             changed.add(pair[1])
+            market_id = self.protocol.market_id(pair[0])
+            self.symbols[market_id] = pair[0]
+            if pair[1] == "book" and not wanted:
+                self.dispatch.forget_book(market_id)
         for channel in changed:
             markets = {self.protocol.market_id(symbol) for symbol, held in self.holding if held == channel}
             self.dispatch.set_wanted(channel, sorted(markets))
@@ -306,11 +335,25 @@ class Feed:
             :class:`SubscriptionError`.
         app_ping_interval: Seconds between the application pings of built-in venues that want
             them (Bybit, OKX, Kraken), instead of each venue's own interval.
+        snapshot_urls: REST bases by venue name for venues whose books start from a REST
+            snapshot (Binance), instead of production. Default: derived from ``urls`` where
+            given (``ws://host:port/…`` → ``http://host:port``), as a simulator serves both.
+        book_depth: Levels each book keeps a side (default: the depth the venue's
+            subscription sends; Binance and Coinbase all).
+        book_stale_after: Seconds without an update after which a valid book is marked stale
+            and resynced (``None``: never). Default 60.
+        resync_max: Resyncs of one book allowed within ``resync_window`` seconds; beyond that
+            the breaker holds the next back, and the :class:`~tickwire.BookInvalid` says how
+            long (``retry_in``).
+        resync_window: The breaker's window, seconds.
+        resync_timeout: Seconds a resync may go without bringing a snapshot before it is
+            tried again.
         **options: Connection options, as for :func:`tickwire.connect`.
 
     Raises:
         ValueError: A name in ``urls`` that is no built-in venue endpoint, or an
-            ``app_ping_interval`` not above 0.
+            ``app_ping_interval``, ``book_depth``, ``book_stale_after`` or a resync setting out
+            of range.
     """
 
     def __init__(
@@ -324,9 +367,29 @@ class Feed:
         retry_delay: float = 1.0,
         max_attempts: int = 3,
         app_ping_interval: float | None = None,
+        snapshot_urls: Mapping[str, str] | None = None,
+        book_depth: int | None = None,
+        book_stale_after: float | None = 60.0,
+        resync_max: int = 5,
+        resync_window: float = 60.0,
+        resync_timeout: float = 10.0,
         **options: Unpack[ConnectOptions],
     ) -> None:
         self._urls = dict(urls or {})
+        self._snapshot_urls = dict(snapshot_urls or {})
+        if book_depth is not None and book_depth < 1:
+            raise ValueError(f"book_depth must be at least 1, not {book_depth!r}")
+        if book_stale_after is not None and not book_stale_after > 0:
+            raise ValueError(f"book_stale_after must be above 0, not {book_stale_after!r}")
+        if resync_max < 1 or not resync_window > 0 or not resync_timeout > 0:
+            raise ValueError("resync_max must be at least 1, resync_window and resync_timeout above 0")
+        self._book_options: dict[str, Any] = {
+            "book_depth": book_depth,
+            "book_stale_after_ns": None if book_stale_after is None else int(book_stale_after * 1e9),
+            "resync_max": resync_max,
+            "resync_window_ns": int(resync_window * 1e9),
+            "resync_timeout_ns": int(resync_timeout * 1e9),
+        }
         unknown = [name for name in self._urls if _builtin_endpoint(name) is None]
         if unknown:
             raise ValueError(f"no built-in venue is named {unknown}; expected some of {_ENDPOINT_NAMES}")
@@ -345,7 +408,12 @@ class Feed:
         # (channel, callback, market id), which every new connection of the endpoint gets.
         self._shards: dict[str, list[_BuiltinLink]] = {}
         self._routes: dict[str, list[tuple[str, Callable[..., object], int]]] = {}
-        self._callbacks: dict[str, list[Callable[..., object]]] = {name: [] for name in (*CHANNELS, "state", "error")}
+        self._callbacks: dict[str, list[Callable[..., object]]] = {
+            name: [] for name in (*CHANNELS, "book_invalid", "state", "error")
+        }
+        # Resyncs under way (snapshot fetches, delayed resubscriptions), cancelled at stop.
+        self._resyncs: set[asyncio.Task[None]] = set()
+        self._book_checker: asyncio.Task[None] | None = None
         self._strategies: list[Strategy] = []
         self._started_ns: int | None = None
         # The span metrics() rates cover: from the first start to now, or to the last stop.
@@ -375,7 +443,11 @@ class Feed:
                 raise ValueError(f"unknown venue {endpoint!r}; the built-in ones are {list(BUILTIN_VENUES)}")
             protocol = _core.VenueProtocol(*spec)
             name = endpoint if not shards else f"{endpoint}#{len(shards) + 1}"
-            link = _BuiltinLink(self, name, protocol, self._urls.get(endpoint, protocol.url))
+            url = self._urls.get(endpoint, protocol.url)
+            snapshot_base = self._snapshot_urls.get(endpoint)
+            if snapshot_base is None and endpoint in self._urls:
+                snapshot_base = _http_base(url)
+            link = _BuiltinLink(self, name, protocol, url, snapshot_base)
             for channel, callback, market in self._routes.get(endpoint, []):
                 link.dispatch.add(channel, callback, market)
             shards.append(link)
@@ -500,6 +572,28 @@ class Feed:
         """Call ``callback(ticker)`` for every ticker; usable as a decorator."""
         return self._add("ticker", callback)
 
+    def on_book_invalid(self, callback: _Callback) -> _Callback:
+        """Call ``callback(invalid)`` with a :class:`~tickwire.BookInvalid` whenever a book of a
+        built-in venue can no longer be trusted (in the place of the update that broke it); a
+        snapshot ``BookUpdate`` follows once it has resynced. Usable as a decorator."""
+        return self._add("book_invalid", callback)
+
+    def book(self, venue: str, symbol: str) -> BookView:
+        """A live, read-only view of ``symbol``'s order book on built-in ``venue``: best
+        bid/ask, spread, mid, ``levels(n)``, ``to_numpy(n)``, and ``is_valid`` with the
+        ``reason`` when it is not. Every read shows the book as it stands (inside an
+        ``on_book`` callback: right after that update).
+
+        Raises:
+            ValueError: An unknown venue or symbol, or a book this feed is not subscribed to.
+        """
+        endpoint = _endpoint_name(venue, symbol)
+        _check_symbol(venue, symbol)
+        holder = self._holder(endpoint, (symbol, "book"))
+        if holder is None:
+            raise ValueError(f"this feed is not subscribed to the book of {symbol} on {venue}")
+        return holder.dispatch.book(holder.protocol.market_id(symbol))
+
     def on_state(self, callback: _Callback) -> _Callback:
         """Call ``callback(venue_name, event)`` for every :class:`SessionEvent`; a decorator too."""
         return self._add("state", callback)
@@ -531,7 +625,8 @@ class Feed:
         """Stop calling ``callback`` for ``channel``, wherever it was added (``on_<channel>``,
         a strategy, or :meth:`on`); returns whether it was registered. Compared with ``==``,
         so ``off("trades", obj.method)`` removes what ``on_trade(obj.method)`` added."""
-        channel = _channels([channel])[0]
+        if channel != "book_invalid":
+            channel = _channels([channel])[0]
         before = len(self._callbacks[channel])
         self._callbacks[channel] = [c for c in self._callbacks[channel] if c != callback]
         removed = len(self._callbacks[channel]) < before
@@ -544,7 +639,7 @@ class Feed:
 
     def _add(self, name: str, callback: _Callback) -> _Callback:
         self._callbacks[name].append(callback)
-        if name in CHANNELS:
+        if name in CHANNELS or name == "book_invalid":
             for link in self._links.values():
                 if isinstance(link, _BuiltinLink):
                     link.dispatch.add(name, callback)
@@ -555,6 +650,8 @@ class Feed:
         for channel, hook in _HOOKS.items():
             if getattr(type(strategy), hook) is not getattr(Strategy, hook):
                 self._add(channel, getattr(strategy, hook))
+        if type(strategy).on_book_invalid is not Strategy.on_book_invalid:
+            self._add("book_invalid", strategy.on_book_invalid)
         if type(strategy).on_state is not Strategy.on_state:
             self._add("state", strategy.on_state)
         self._strategies.append(strategy)
@@ -577,6 +674,7 @@ class Feed:
             iteration.started = True
         for link in self._links.values():
             self._open(link)
+        self._book_checker = self._loop.create_task(self._check_books(), name="tickwire-books")
         for strategy in self._strategies:
             self._call(strategy.on_start, self)
 
@@ -595,6 +693,10 @@ class Feed:
             for task in (link.pump, link.pinger):
                 if task is not None:
                     task.cancel()
+        for task in (*self._resyncs, self._book_checker):
+            if task is not None:
+                task.cancel()
+        self._resyncs.clear()
         # At once: a silent peer keeps its session's close waiting for close_timeout.
         await asyncio.gather(*(link.session.close() for link in self._links.values() if link.session is not None))
         for strategy in self._strategies:
@@ -646,7 +748,10 @@ class Feed:
         processing time per message (``avg_ns``, ``p50_ns``, ``p95_ns``, ``p99_ns``,
         ``max_ns``, from an HDR histogram), ``sub_1ms_share``, ``latency_violations``,
         ``orderbook_updates``, ``reconnection_count``, ``error_count``, and the subscription
-        counts."""
+        counts; for built-in venues also ``books``: ``books`` kept, ``valid`` now,
+        ``updates_applied``, ``gaps``, ``checksum_failures``, ``crossed``, ``stale``,
+        ``resyncs`` (books made valid again), ``resync_orders``, ``resyncs_held`` (by the
+        breaker) and ``time_invalid_s``."""
         end_ns = self._stopped_ns if self._stopped_ns is not None else time.monotonic_ns()
         start_ns = self._first_start_ns if self._first_start_ns is not None else end_ns
         elapsed_s = max(1e-9, (end_ns - start_ns) / 1e9)
@@ -654,6 +759,11 @@ class Feed:
         total_keys = ("messages_processed", "latency_violations", "orderbook_updates", "reconnection_count", "error_count")
         total: dict[str, Any] = {key: sum(v[key] for v in venues.values()) for key in total_keys}
         total["messages_per_second"] = total["messages_processed"] / elapsed_s
+        books: dict[str, Any] = {}
+        for metrics in venues.values():
+            for key, value in metrics.get("books", {}).items():
+                books[key] = books.get(key, 0) + value
+        total["books"] = books
         return {"venues": venues, "total": total}
 
     def _venue_metrics(self, link: _Link, elapsed_s: float) -> dict[str, Any]:
@@ -679,6 +789,8 @@ class Feed:
         for key in _DECODE_COUNTERS:
             if key in session_stats:
                 metrics[key] = session_stats[key]
+        if isinstance(link, _BuiltinLink):
+            metrics["books"] = link.dispatch.book_totals()
         return metrics
 
     def events(self, max_pending: int = 100_000) -> AsyncIterator[object]:
@@ -838,6 +950,56 @@ class Feed:
                 except Exception as error:  # noqa: BLE001 - a venue's ping builder failed
                     self._report(link, error)
 
+    # ---- books --------------------------------------------------------------------------
+
+    def _on_resync(self, link: _BuiltinLink, market_id: int, action: str, delay: float) -> None:
+        """A book of ``link`` needs a fresh snapshot: resubscribe, or fetch the REST one."""
+        symbol = link.symbols.get(market_id)
+        if symbol is None or (symbol, "book") not in link.holding or self._loop is None:
+            return  # no longer subscribed: nothing to resync
+        if action == "fetch_snapshot":
+            task = self._loop.create_task(self._fetch_snapshot(link, market_id, symbol, delay), name=f"tickwire-snapshot-{symbol}")
+        else:
+            task = self._loop.create_task(self._resubscribe(link, symbol, delay), name=f"tickwire-resubscribe-{symbol}")
+        self._resyncs.add(task)
+        task.add_done_callback(self._resyncs.discard)
+
+    async def _resubscribe(self, link: _BuiltinLink, symbol: str, delay: float) -> None:
+        if delay > 0:
+            logger.warning("%s %s book: resync held back %.1f s by the breaker", link.name, symbol, delay)
+            await asyncio.sleep(delay)
+        if link.subscriptions.refresh(link.ids_of([(symbol, "book")])):
+            link.kick.set()
+
+    async def _fetch_snapshot(self, link: _BuiltinLink, market_id: int, symbol: str, delay: float) -> None:
+        if delay > 0:
+            logger.warning("%s %s book: snapshot fetch held back %.1f s by the breaker", link.name, symbol, delay)
+            await asyncio.sleep(delay)
+        url = link.protocol.snapshot_url(symbol, link.snapshot_base)
+        if url is None:
+            return
+        try:
+            body = await asyncio.to_thread(_http_get, url, SNAPSHOT_TIMEOUT)
+        except OSError as error:
+            link.dispatch.snapshot_failed(market_id)
+            self._report(link, BookSnapshotError(f"{link.name}: cannot fetch the {symbol} book snapshot from {url}: {error}", url, link.venue_name(), symbol))
+            return
+        try:
+            link.dispatch.apply_snapshot(market_id, body)
+        except Exception as error:  # noqa: BLE001 - a body that is no snapshot: reported, refetched
+            self._report(link, error)
+
+    async def _check_books(self) -> None:
+        """Marks silent books stale and re-orders unanswered resyncs, every second."""
+        while True:
+            await asyncio.sleep(BOOK_CHECK_INTERVAL)
+            for link in list(self._links.values()):
+                if isinstance(link, _BuiltinLink):
+                    try:
+                        link.dispatch.check_books()
+                    except Exception as error:  # noqa: BLE001 - reported; the checks go on
+                        self._report(link, error)
+
     # ---- state and errors ---------------------------------------------------------------
 
     def _on_state(self, link: _Link, event: SessionEvent) -> None:
@@ -978,6 +1140,28 @@ def _endpoint_name(venue: str, symbol: str) -> str:
     if venue == "bybit" and _core.endpoint_kind(venue, symbol) != "spot":
         return "bybit-linear"
     return venue
+
+
+def _http_base(ws_url: str) -> str:
+    """``http(s)://host:port`` of a WebSocket URL: where a simulator serves REST too."""
+    parts = urllib.parse.urlsplit(ws_url)
+    scheme = "https" if parts.scheme == "wss" else "http"
+    return f"{scheme}://{parts.netloc}"
+
+
+def _http_get(url: str, timeout: float) -> bytes:
+    """The body of ``GET url``; ``OSError`` (``urllib.error.URLError``, ``HTTPError``, a
+    timeout) when it cannot be had. Runs in a worker thread: snapshots are rare, and the
+    standard library needs no event-loop integration for them."""
+    request = urllib.request.Request(url, headers={"User-Agent": "tickwire"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http(s) URLs built by the venue protocol
+            body: bytes = response.read()
+            return body
+    except urllib.error.HTTPError as error:
+        # Binance's error bodies say why ({"code":-1121,"msg":"Invalid symbol."}).
+        detail = error.read()[:200].decode("utf-8", "replace")
+        raise OSError(f"HTTP {error.code}: {detail}") from error
 
 
 def _name(venue: Venue | str) -> str:

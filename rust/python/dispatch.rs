@@ -8,24 +8,34 @@
 //! and reconnect notices go to the control handler; unreadable messages and exceptions raised
 //! by handlers go to the error handler, and delivery goes on.
 //!
+//! Book updates go through the session's [`BookKeeper`] first: the handlers get only updates
+//! of a book that is valid after them (or a whole-book snapshot), and a `BookInvalid` in the
+//! place of an update that broke it; the keeper's resync orders go to the feed's resync
+//! handler once per pass. A lost connection invalidates the session's books in stream order.
+//!
 //! The tables are copy-on-write: registering builds new tables, and a delivery pass holds the
 //! ones it started with, so a handler may register or unregister handlers (even itself) while
 //! it runs. Processing times are recorded once per pass, never while a handler runs, so a
 //! handler may read the metrics.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3::{PyTraverseError, PyVisit};
 
+use super::books::{PyBookInvalid, PyBookView, resync_name};
 use super::bridge::{DISPATCH_LIMIT, session_event_to_python};
 use super::events::{event_to_python, parse_error};
 use super::metrics::PyLatencyHistogram;
+use crate::book::{BookInvalid, BookKeeper, KeeperConfig, ResyncPolicy, Verdict};
 use crate::clock::monotonic_ns;
 use crate::conn::{Drained, Inbox, Payload};
+use crate::model::market::by_id;
 use crate::model::{Channel, Event};
+use crate::pool::SessionEvent;
+use crate::venues::binance;
 use crate::subscribe::BitSet;
 use crate::venues::{Control, Decoded};
 
@@ -39,6 +49,8 @@ struct Tables {
     by_market: [Vec<Vec<Py<PyAny>>>; CHANNELS],
     /// Per channel: the market ids whose events are wanted; `None` wants all.
     wanted: [Option<BitSet>; CHANNELS],
+    /// Handlers of `BookInvalid`, every market.
+    book_invalid: Vec<Py<PyAny>>,
     /// Also gets every event (for `async for` over a feed).
     sink: Option<Py<PyAny>>,
     /// The feed's handlers of acks and refusals, errors, and session events; `None` once the
@@ -51,6 +63,8 @@ struct FeedHandlers {
     control: Py<PyAny>,
     error: Py<PyAny>,
     state: Py<PyAny>,
+    /// `resync(market_id, action, delay_s)`: carries out a book's resync order.
+    resync: Py<PyAny>,
 }
 
 impl FeedHandlers {
@@ -59,6 +73,7 @@ impl FeedHandlers {
             control: self.control.clone_ref(py),
             error: self.error.clone_ref(py),
             state: self.state.clone_ref(py),
+            resync: self.resync.clone_ref(py),
         }
     }
 }
@@ -70,6 +85,7 @@ impl Tables {
             every_market: std::array::from_fn(|channel| copy(&self.every_market[channel])),
             by_market: std::array::from_fn(|channel| self.by_market[channel].iter().map(copy).collect()),
             wanted: self.wanted.clone(),
+            book_invalid: copy(&self.book_invalid),
             sink: self.sink.as_ref().map(|sink| sink.clone_ref(py)),
             feed: self.feed.as_ref().map(|feed| feed.clone_ref(py)),
         }
@@ -77,8 +93,13 @@ impl Tables {
 
     /// Every Python object the tables hold.
     fn objects(&self) -> impl Iterator<Item = &Py<PyAny>> {
-        let handlers = self.every_market.iter().flatten().chain(self.by_market.iter().flatten().flatten());
-        let feed = self.feed.iter().flat_map(|feed| [&feed.control, &feed.error, &feed.state]);
+        let handlers = self
+            .every_market
+            .iter()
+            .flatten()
+            .chain(self.by_market.iter().flatten().flatten())
+            .chain(&self.book_invalid);
+        let feed = self.feed.iter().flat_map(|feed| [&feed.control, &feed.error, &feed.state, &feed.resync]);
         handlers.chain(self.sink.iter()).chain(feed)
     }
 }
@@ -87,8 +108,20 @@ impl Tables {
 struct Counters {
     events: u64,
     book_updates: u64,
+    /// Book updates not handed on: buffered, covered already, or awaiting a snapshot.
+    book_withheld: u64,
     filtered: u64,
     latency_violations: u64,
+}
+
+/// What became of one event.
+enum Delivery {
+    /// Handed to the handlers (or to none, if there were none).
+    Delivered,
+    /// Not wanted.
+    Filtered,
+    /// A book update the book did not vouch for.
+    Withheld,
 }
 
 /// Handler tables and counters of one venue session; `tickwire.Feed` drives it.
@@ -102,7 +135,12 @@ pub struct PyDispatch {
     latency_budget_ns: u64,
     url: String,
     counters: Mutex<Counters>,
+    /// Only the interpreter's thread takes it, never while Python code runs.
+    books: Mutex<BookKeeper>,
 }
+
+/// The name `add` and `remove` take for `BookInvalid` handlers.
+const BOOK_INVALID: &str = "book_invalid";
 
 fn channel_index(name: &str) -> PyResult<usize> {
     Channel::ALL.iter().position(|channel| channel.as_str() == name).ok_or_else(|| {
@@ -111,6 +149,11 @@ fn channel_index(name: &str) -> PyResult<usize> {
 }
 
 impl PyDispatch {
+    /// The session's books.
+    pub(super) fn books(&self) -> MutexGuard<'_, BookKeeper> {
+        self.books.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn tables(&self) -> Arc<Tables> {
         self.tables.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
@@ -143,17 +186,38 @@ impl PyDispatch {
         }
     }
 
-    /// Delivers one event; returns whether it was wanted.
-    fn deliver_event(py: Python<'_>, tables: &Tables, event: &Event) -> PyResult<bool> {
+    /// Delivers one event, a book update through the session's books.
+    fn deliver_event(&self, py: Python<'_>, tables: &Tables, event: &Event) -> PyResult<Delivery> {
         let channel = event.channel() as usize;
         let market = event.market().id;
         if tables.wanted[channel].as_ref().is_some_and(|wanted| !wanted.contains(market)) {
-            return Ok(false);
+            return Ok(Delivery::Filtered);
         }
+        if let Event::Book(update) = event {
+            let verdict = self.books().apply(update);
+            match verdict {
+                Verdict::Deliver => {}
+                Verdict::DeliverSnapshot(snapshot) => {
+                    Self::hand_on(py, tables, channel, market, &Event::Book(snapshot))?;
+                    return Ok(Delivery::Delivered);
+                }
+                Verdict::Withhold => return Ok(Delivery::Withheld),
+                Verdict::Invalid(invalid) => {
+                    Self::deliver_invalid(py, tables, invalid)?;
+                    return Ok(Delivery::Withheld);
+                }
+            }
+        }
+        Self::hand_on(py, tables, channel, market, event)?;
+        Ok(Delivery::Delivered)
+    }
+
+    /// Calls `event`'s handlers: its market's, then its channel's, then the sink.
+    fn hand_on(py: Python<'_>, tables: &Tables, channel: usize, market: u32, event: &Event) -> PyResult<()> {
         let for_market = tables.by_market[channel].get(market as usize).map_or(&[][..], Vec::as_slice);
         let every = &tables.every_market[channel];
         if for_market.is_empty() && every.is_empty() && tables.sink.is_none() {
-            return Ok(true);
+            return Ok(());
         }
         let object = event_to_python(py, event.clone())?;
         for handler in for_market.iter().chain(every) {
@@ -162,7 +226,43 @@ impl PyDispatch {
         if let Some(sink) = &tables.sink {
             Self::call(py, tables, sink, &object);
         }
-        Ok(true)
+        Ok(())
+    }
+
+    /// Tells the `BookInvalid` handlers and the sink.
+    fn deliver_invalid(py: Python<'_>, tables: &Tables, invalid: Vec<BookInvalid>) -> PyResult<()> {
+        if tables.book_invalid.is_empty() && tables.sink.is_none() {
+            return Ok(());
+        }
+        for notice in invalid {
+            let object = Bound::new(py, PyBookInvalid(notice))?.into_any();
+            for handler in &tables.book_invalid {
+                Self::call(py, tables, handler, &object);
+            }
+            if let Some(sink) = &tables.sink {
+                Self::call(py, tables, sink, &object);
+            }
+        }
+        Ok(())
+    }
+
+    /// Hands the books' resync orders to the feed.
+    fn carry_out_orders(&self, py: Python<'_>, tables: &Tables) {
+        let orders = {
+            let mut books = self.books();
+            if !books.has_orders() {
+                return;
+            }
+            books.take_orders()
+        };
+        let Some(feed) = &tables.feed else { return };
+        for order in orders {
+            #[expect(clippy::cast_precision_loss, reason = "a delay in seconds")]
+            let delay = order.delay_ns as f64 / 1e9;
+            if let Err(error) = feed.resync.call1(py, (order.market.id, resync_name(order.action), delay)) {
+                Self::report(py, tables, error);
+            }
+        }
     }
 
     fn deliver_control(py: Python<'_>, tables: &Tables, control: &Control) -> PyResult<()> {
@@ -221,8 +321,8 @@ pub fn dispatch_market(py: Python<'_>, inbox: &Inbox, dispatch: &PyDispatch) -> 
     let mut last = monotonic_ns();
     let outcome = inbox.drain(DISPATCH_LIMIT, |payload| -> PyResult<()> {
         match payload {
-            Payload::Decoded(Decoded::Event(event)) => {
-                if PyDispatch::deliver_event(py, &tables, event)? {
+            Payload::Decoded(Decoded::Event(event)) => match dispatch.deliver_event(py, &tables, event)? {
+                Delivery::Delivered => {
                     let now = monotonic_ns();
                     let spent = now - last;
                     last = now;
@@ -230,11 +330,16 @@ pub fn dispatch_market(py: Python<'_>, inbox: &Inbox, dispatch: &PyDispatch) -> 
                     counters.events += 1;
                     counters.book_updates += u64::from(matches!(event, Event::Book(_)));
                     counters.latency_violations += u64::from(spent > dispatch.latency_budget_ns);
-                } else {
+                }
+                Delivery::Filtered => {
                     counters.filtered += 1;
                     last = monotonic_ns();
                 }
-            }
+                Delivery::Withheld => {
+                    counters.book_withheld += 1;
+                    last = monotonic_ns();
+                }
+            },
             Payload::Decoded(Decoded::Control(control)) => {
                 PyDispatch::deliver_control(py, &tables, control)?;
                 last = monotonic_ns();
@@ -244,6 +349,10 @@ pub fn dispatch_market(py: Python<'_>, inbox: &Inbox, dispatch: &PyDispatch) -> 
                 last = monotonic_ns();
             }
             Payload::Event(event) => {
+                if matches!(event, SessionEvent::Disconnected { .. } | SessionEvent::GaveUp { .. }) {
+                    let invalid = dispatch.books().disconnect(monotonic_ns());
+                    PyDispatch::deliver_invalid(py, &tables, invalid)?;
+                }
                 let event = session_event_to_python(py, event)?;
                 if let Some(feed) = &tables.feed {
                     PyDispatch::call(py, &tables, &feed.state, event.as_any());
@@ -257,6 +366,7 @@ pub fn dispatch_market(py: Python<'_>, inbox: &Inbox, dispatch: &PyDispatch) -> 
         }
         Ok(())
     });
+    dispatch.carry_out_orders(py, &tables);
     {
         let mut histogram = dispatch.processing.get().histogram();
         for spent in durations {
@@ -267,6 +377,7 @@ pub fn dispatch_market(py: Python<'_>, inbox: &Inbox, dispatch: &PyDispatch) -> 
         let mut total = dispatch.counters.lock().unwrap_or_else(PoisonError::into_inner);
         total.events += counters.events;
         total.book_updates += counters.book_updates;
+        total.book_withheld += counters.book_withheld;
         total.filtered += counters.filtered;
         total.latency_violations += counters.latency_violations;
     }
@@ -279,26 +390,46 @@ pub fn dispatch_market(py: Python<'_>, inbox: &Inbox, dispatch: &PyDispatch) -> 
 #[pymethods]
 impl PyDispatch {
     #[new]
-    #[pyo3(signature = (url, on_control, on_error, on_state, processing, latency_budget_ns))]
+    #[pyo3(signature = (
+        url, on_control, on_error, on_state, on_resync, processing, latency_budget_ns,
+        *, book_depth = None, book_stale_after_ns = None, resync_max = 5,
+        resync_window_ns = 60_000_000_000, resync_timeout_ns = 10_000_000_000,
+    ))]
+    #[expect(clippy::too_many_arguments, reason = "a constructor taking the feed's settings by name")]
     fn new(
         url: String,
         on_control: Py<PyAny>,
         on_error: Py<PyAny>,
         on_state: Py<PyAny>,
+        on_resync: Py<PyAny>,
         processing: Py<PyLatencyHistogram>,
         latency_budget_ns: u64,
-    ) -> Self {
+        book_depth: Option<usize>,
+        book_stale_after_ns: Option<u64>,
+        resync_max: usize,
+        resync_window_ns: u64,
+        resync_timeout_ns: u64,
+    ) -> PyResult<Self> {
+        if book_depth == Some(0) || resync_max == 0 {
+            return Err(PyValueError::new_err("book_depth and resync_max must be at least 1"));
+        }
         let tables = Tables {
-            feed: Some(FeedHandlers { control: on_control, error: on_error, state: on_state }),
+            feed: Some(FeedHandlers { control: on_control, error: on_error, state: on_state, resync: on_resync }),
             ..Tables::default()
         };
-        Self {
+        let books = BookKeeper::new(KeeperConfig {
+            depth: book_depth,
+            stale_after_ns: book_stale_after_ns,
+            resync: ResyncPolicy { max_resyncs: resync_max, window_ns: resync_window_ns, timeout_ns: resync_timeout_ns },
+        });
+        Ok(Self {
             tables: Mutex::new(Arc::new(tables)),
             processing,
             latency_budget_ns,
             url,
             counters: Mutex::default(),
-        }
+            books: Mutex::new(books),
+        })
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
@@ -319,6 +450,10 @@ impl PyDispatch {
     /// Adds `handler` for `channel`, for one market id or (`None`) every market.
     #[pyo3(signature = (channel, handler, market = None))]
     fn add(&self, py: Python<'_>, channel: &str, handler: Py<PyAny>, market: Option<u32>) -> PyResult<()> {
+        if channel == BOOK_INVALID && market.is_none() {
+            self.update(py, |tables| tables.book_invalid.push(handler));
+            return Ok(());
+        }
         let channel = channel_index(channel)?;
         self.update(py, |tables| match market {
             None => tables.every_market[channel].push(handler),
@@ -336,7 +471,7 @@ impl PyDispatch {
     /// Removes `handler` from `channel`, compared as `list.remove` compares (so a bound
     /// method taken again is the same handler); returns how many were removed.
     fn remove(&self, py: Python<'_>, channel: &str, handler: &Bound<'_, PyAny>) -> PyResult<usize> {
-        let channel = channel_index(channel)?;
+        let channel = if channel == BOOK_INVALID { None } else { Some(channel_index(channel)?) };
         let mut removed = 0;
         let mut failure = None;
         self.update(py, |tables| {
@@ -351,8 +486,13 @@ impl PyDispatch {
                 });
                 removed += before - handlers.len();
             };
-            keep(&mut tables.every_market[channel]);
-            tables.by_market[channel].iter_mut().for_each(keep);
+            match channel {
+                None => keep(&mut tables.book_invalid),
+                Some(channel) => {
+                    keep(&mut tables.every_market[channel]);
+                    tables.by_market[channel].iter_mut().for_each(keep);
+                }
+            }
         });
         failure.map_or(Ok(removed), Err)
     }
@@ -362,6 +502,7 @@ impl PyDispatch {
         let tables = self.tables();
         tables.every_market.iter().map(Vec::len).sum::<usize>()
             + tables.by_market.iter().flatten().map(Vec::len).sum::<usize>()
+            + tables.book_invalid.len()
     }
 
     /// Events of `channel` are delivered only for the markets `set_wanted` last named (`None`:
@@ -384,8 +525,76 @@ impl PyDispatch {
         let dict = PyDict::new(py);
         dict.set_item("events", counters.events)?;
         dict.set_item("book_updates", counters.book_updates)?;
+        dict.set_item("book_withheld", counters.book_withheld)?;
         dict.set_item("filtered", counters.filtered)?;
         dict.set_item("latency_violations", counters.latency_violations)?;
+        Ok(dict)
+    }
+
+    /// A live view of market `market_id`'s book.
+    fn book(slf: &Bound<'_, Self>, market_id: u32) -> PyResult<PyBookView> {
+        let market = by_id(market_id).ok_or_else(|| PyValueError::new_err(format!("no market has id {market_id}")))?;
+        Ok(PyBookView::new(slf.clone().unbind(), market))
+    }
+
+    /// Applies the body of a Binance REST depth snapshot (`GET /api/v3/depth`) to market
+    /// `market_id`'s book, delivering what follows (a whole-book snapshot, or `BookInvalid`);
+    /// a body that is no snapshot counts as a failed fetch (another is ordered) and raises
+    /// `ParseError`.
+    fn apply_snapshot(&self, py: Python<'_>, market_id: u32, body: &[u8]) -> PyResult<()> {
+        let market = by_id(market_id).ok_or_else(|| PyValueError::new_err(format!("no market has id {market_id}")))?;
+        let tables = self.tables();
+        let result = match binance::parse_depth_snapshot(&market, body, monotonic_ns()) {
+            Ok(snapshot) => self.deliver_event(py, &tables, &Event::Book(snapshot)).map(|_| ()),
+            Err(error) => {
+                self.books().snapshot_failed(market_id, monotonic_ns());
+                Err(parse_error(&error, &self.url))
+            }
+        };
+        self.carry_out_orders(py, &tables);
+        result
+    }
+
+    /// A REST snapshot fetch for market `market_id` failed: another is ordered (paced by the
+    /// breaker).
+    fn snapshot_failed(&self, py: Python<'_>, market_id: u32) {
+        self.books().snapshot_failed(market_id, monotonic_ns());
+        self.carry_out_orders(py, &self.tables());
+    }
+
+    /// The timer's check: stale books become invalid (delivered as `BookInvalid`), and
+    /// resyncs that brought no snapshot in time are ordered again.
+    fn check_books(&self, py: Python<'_>) -> PyResult<()> {
+        let tables = self.tables();
+        let invalid = self.books().check(monotonic_ns());
+        Self::deliver_invalid(py, &tables, invalid)?;
+        self.carry_out_orders(py, &tables);
+        Ok(())
+    }
+
+    /// Forgets market `market_id`'s book (its book subscription ended).
+    fn forget_book(&self, market_id: u32) {
+        self.books().forget(market_id);
+    }
+
+    /// The books' totals: `books`, `valid`, `updates_applied`, `gaps`, `checksum_failures`,
+    /// `crossed`, `stale`, `resyncs`, `resync_orders`, `resyncs_held`, `time_invalid_s`.
+    fn book_totals<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let totals = self.books().totals(monotonic_ns());
+        let counters = totals.counters;
+        let dict = PyDict::new(py);
+        dict.set_item("books", totals.books)?;
+        dict.set_item("valid", totals.valid)?;
+        dict.set_item("updates_applied", counters.updates_applied)?;
+        dict.set_item("gaps", counters.gaps)?;
+        dict.set_item("checksum_failures", counters.checksum_failures)?;
+        dict.set_item("crossed", counters.crossed)?;
+        dict.set_item("stale", counters.stale)?;
+        dict.set_item("resyncs", counters.resyncs)?;
+        dict.set_item("resync_orders", totals.resync_orders)?;
+        dict.set_item("resyncs_held", totals.resyncs_held)?;
+        #[expect(clippy::cast_precision_loss, reason = "seconds for metrics")]
+        dict.set_item("time_invalid_s", totals.time_invalid_ns as f64 / 1e9)?;
         Ok(dict)
     }
 }

@@ -9,6 +9,7 @@
 //! - [`metrics`]: the `LatencyHistogram` handle over [`crate::metrics`].
 //! - [`options`]: option dicts from Python → the core's configuration types.
 //! - [`events`]: `Trade`, `BBO`, `BookUpdate`, `Ticker` and `parse()`.
+//! - [`books`]: `BookInvalid` and `BookView`, a live read-only view of a feed's book.
 //! - [`dispatch`]: market events routed to Python handlers by channel and market, in Rust.
 //! - [`venues`]: a built-in venue's protocol (`VenueProtocol`) for the feed and sessions.
 //! - [`awaitable`]: Rust futures as counted Python awaitables; `quiesce()` for the exit.
@@ -16,6 +17,7 @@
 //! - [`errors`]: the one mapping from [`crate::Error`] to the classes of `tickwire.exceptions`.
 
 mod awaitable;
+mod books;
 mod bridge;
 mod connection;
 mod dispatch;
@@ -57,6 +59,8 @@ fn core_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<events::PyTicker>()?;
     module.add_function(wrap_pyfunction!(events::parse, module)?)?;
     module.add_class::<dispatch::PyDispatch>()?;
+    module.add_class::<books::PyBookInvalid>()?;
+    module.add_class::<books::PyBookView>()?;
     module.add_function(wrap_pyfunction!(awaitable::quiesce, module)?)?;
     module.add_class::<venues::PyVenueProtocol>()?;
     module.add_function(wrap_pyfunction!(venues::endpoint_kind, module)?)?;

@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use super::events::kind_from_name;
 use crate::model::market::intern_unified;
 use crate::model::{Channel, InstrumentKind, MarketRef, Venue};
-use crate::venues::{Action, Adapter, Spec, VenueError, adapter};
+use crate::venues::{Action, Adapter, Spec, VenueError, adapter, binance};
 
 /// One venue endpoint's protocol: spec, request builders, adapters for sessions.
 #[pyclass(name = "VenueProtocol", module = "tickwire._core", frozen)]
@@ -137,6 +137,20 @@ impl PyVenueProtocol {
             )));
         }
         Ok(market.id)
+    }
+
+    /// The REST URL of `symbol`'s book snapshot, for venues whose books start from one
+    /// (Binance); `base` replaces the production REST base (a simulator's `http://host:port`).
+    /// `None` for venues that send snapshots on the stream.
+    #[pyo3(signature = (symbol, base = None))]
+    fn snapshot_url(&self, symbol: &str, base: Option<&str>) -> PyResult<Option<String>> {
+        if self.venue != Venue::Binance {
+            return Ok(None);
+        }
+        let market =
+            intern_unified(self.venue, symbol).map_err(|error| PyValueError::new_err(error.to_string()))?;
+        let base = base.unwrap_or(binance::REST_URL).trim_end_matches('/');
+        Ok(Some(format!("{base}{}", binance::depth_snapshot_path(&market, binance::SNAPSHOT_LIMIT))))
     }
 
     /// The messages subscribing to `pairs` of (unified symbol, channel) under `request_id`.

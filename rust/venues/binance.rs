@@ -37,6 +37,11 @@ use crate::model::{
 
 /// The production combined-stream endpoint; subscriptions are made with `SUBSCRIBE` messages.
 pub const URL: &str = "wss://stream.binance.com:9443/stream";
+/// Production REST base, where [`depth_snapshot_path`] is served.
+pub const REST_URL: &str = "https://api.binance.com";
+/// The `limit` of the depth snapshots a feed fetches: deep enough for a full book view, at
+/// Binance's request weight 50 (limits 1001 to 5000 cost 250).
+pub const SNAPSHOT_LIMIT: u32 = 1000;
 
 /// Streams per `SUBSCRIBE` message. Binance documents no limit per message (only 1024 streams
 /// per connection and 5 messages per second); 200 is the batch ccxt uses (ccxt PR #20745),
