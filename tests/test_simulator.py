@@ -13,6 +13,7 @@ import time
 import urllib.request
 import zlib
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError
 
 import tickwire
+from tickwire.simulator import SimulatedBook
 
 ALL_VENUES = ["binance", "bybit", "okx", "coinbase", "kraken"]
 LIMIT = 10.0
@@ -54,6 +56,12 @@ async def _binance_depth_ids(ws: ClientConnection, count: int) -> list[tuple[int
     return ids
 
 
+async def _binance_depth_snapshot(sim: tickwire.Simulator) -> Any:
+    port = sim.url("binance").split(":")[2].split("/")[0]
+    url = f"http://127.0.0.1:{port}/api/v3/depth?symbol=BTCUSDT"
+    return json.loads(await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=5).read()))
+
+
 async def test_starts_serves_every_venue_and_stops_cleanly() -> None:
     sim = tickwire.Simulator(ALL_VENUES, ["BTC/USDT", "ETH/USDT-PERP"], rate=5_000)
     async with sim:
@@ -79,11 +87,7 @@ async def test_rest_depth_snapshot_then_contiguous_deltas() -> None:
     async with tickwire.Simulator(["binance"], ["BTC/USDT"], rate=5_000) as sim:
         async with connect(sim.url("binance") + "?streams=btcusdt@depth@100ms", ping_interval=None) as ws:
             await _binance_depth_ids(ws, 1)
-            port = sim.url("binance").split(":")[2].split("/")[0]
-            body = await asyncio.to_thread(
-                lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v3/depth?symbol=BTCUSDT", timeout=5).read()
-            )
-            snapshot = json.loads(body)
+            snapshot = await _binance_depth_snapshot(sim)
             assert snapshot["bids"] and snapshot["asks"]
             assert max(float(p) for p, _ in snapshot["bids"]) < min(float(p) for p, _ in snapshot["asks"])
             ids = await _binance_depth_ids(ws, 200)
@@ -253,6 +257,80 @@ async def test_a_feed_works_with_nothing_changed_but_the_urls() -> None:
         binance = [int(t.trade_id) for t in trades if t.venue == "binance"]
         assert binance == list(range(binance[0], binance[0] + len(binance)))
         assert all(t.symbol == "BTC/USDT" for t in trades)
+
+
+async def _still(sim: tickwire.Simulator, venue: str) -> int:
+    """The venue's happenings once a batch in flight has gone out, checked unchanged for 0.2 s."""
+    await asyncio.sleep(0.05)
+    at_rest: int = sim.stats()[venue]["happenings"]
+    await asyncio.sleep(0.2)
+    assert sim.stats()[venue]["happenings"] == at_rest, f"{venue} generated while paused"
+    return at_rest
+
+
+async def test_pause_stops_the_markets_and_resume_restarts_them() -> None:
+    async with tickwire.Simulator(["binance", "okx"], ["BTC/USDT"], rate=5_000) as sim:
+
+        def happenings(venue: str) -> int:
+            count: int = sim.stats()[venue]["happenings"]
+            return count
+
+        async with connect(sim.url("binance") + "?streams=btcusdt@trade", ping_interval=None) as ws:
+            before = await _binance_trades(ws, 1)
+            sim.pause("binance")
+            okx = happenings("okx")
+            binance = await _still(sim, "binance")
+            await _until(lambda: happenings("okx") > okx)  # only the venue named
+            sent = 0
+            while True:  # what was generated before the pause
+                try:
+                    await asyncio.wait_for(ws.recv(), 0.2)
+                    sent += 1
+                except TimeoutError:
+                    break
+            assert sent < 1_000, f"{sent} frames after the pause"
+            assert sim.stats()["binance"]["clients_connected"] == 1, "the connection stays open"
+            sim.resume("binance")
+            await _until(lambda: happenings("binance") > binance)
+            after = await _binance_trades(ws, 5)
+            assert after == list(range(after[0], after[0] + 5)) and after[0] > before[0]
+        sim.pause()
+        binance, okx = await asyncio.gather(_still(sim, "binance"), _still(sim, "okx"))
+        sim.resume()
+        await _until(lambda: happenings("binance") > binance and happenings("okx") > okx)
+
+
+async def test_book_is_the_true_book_best_first() -> None:
+    async with tickwire.Simulator(["binance"], ["BTC/USDT", "ETH/USDT"], rate=5_000) as sim:
+        await _until(lambda: sim.stats()["binance"]["happenings"] > 1_000)
+        sim.pause()
+        await _still(sim, "binance")
+        book = sim.book("binance", "BTC/USDT")
+        assert isinstance(book, SimulatedBook) and book.update_id > 0
+        assert book.bids and book.asks
+        assert all(isinstance(n, Decimal) for level in book.bids + book.asks for n in level)
+        bid_prices = [price for price, _ in book.bids]
+        ask_prices = [price for price, _ in book.asks]
+        assert bid_prices == sorted(bid_prices, reverse=True) and ask_prices == sorted(ask_prices)
+        assert bid_prices[0] < ask_prices[0], "uncrossed"
+        assert all(qty > 0 for _, qty in book.bids + book.asks)
+        assert sim.book("binance", "btcusdt") == book, "native names in any case, and at rest"
+        snapshot = await _binance_depth_snapshot(sim)
+        assert snapshot["lastUpdateId"] == book.update_id, "what the venue serves is the same book"
+        assert [(Decimal(p), Decimal(q)) for p, q in snapshot["bids"]] == book.bids
+        assert [(Decimal(p), Decimal(q)) for p, q in snapshot["asks"]] == book.asks
+        with pytest.raises(ValueError, match="nowhere"):
+            sim.book("nowhere", "BTC/USDT")
+        with pytest.raises(ValueError, match="not simulated"):
+            sim.book("okx", "BTC/USDT")
+        with pytest.raises(ValueError, match=r"DOGE/USDT.*not simulated.*BTC/USDT"):
+            sim.book("binance", "DOGE/USDT")
+        with pytest.raises(ValueError, match="not simulated"):
+            sim.pause("okx")
+        with pytest.raises(ValueError, match="not simulated"):
+            sim.resume("okx")
+    with pytest.raises(RuntimeError):
+        sim.book("binance", "BTC/USDT")
 
 
 def test_cli_simulate_runs_for_its_duration() -> None:

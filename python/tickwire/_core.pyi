@@ -159,6 +159,12 @@ class Simulator:
         """The venue's markets as (unified, native) pairs."""
     def inject(self, venue: str, fault: str, symbol: str | None = None) -> int:
         """Inject a fault into every client of the venue; returns how many it reached."""
+    def pause(self, venue: str | None = None) -> None:
+        """Stop the venue's market generation (``None``: every venue's) from its next batch."""
+    def resume(self, venue: str | None = None) -> None:
+        """Generate again on the venue (``None``: every venue), at its pace, without a catch-up burst."""
+    def book(self, venue: str, symbol: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]], int]:
+        """The true book as ``(bids, asks, update_id)``, each side best first, (price, qty) as text."""
     def stats(self) -> dict[str, dict[str, Any]]:
         """Counters by venue."""
     def close(self) -> None:

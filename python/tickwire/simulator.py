@@ -11,6 +11,10 @@ venue's URL; nothing else changes::
         url = sim.url("binance")          # ws://127.0.0.1:PORT/stream
         sim.inject("binance", "gap", symbol="BTC/USDT")
 
+To check a client's book against the truth, :meth:`Simulator.pause` the markets, let the client
+take what was already sent, and compare its book with :meth:`Simulator.book`; then
+:meth:`Simulator.resume`.
+
 The servers run on the Rust core's I/O thread, not on the asyncio loop.
 """
 
@@ -18,12 +22,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
 from types import TracebackType
 from typing import Any, Literal
 
 from . import _core
 
-__all__ = ["FAULTS", "Fault", "Simulator"]
+__all__ = ["FAULTS", "Fault", "SimulatedBook", "Simulator"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +45,26 @@ FAULTS: dict[str, str] = {
     "slow": "writes are throttled to about 20 KiB/s for 5 s; a client that falls ~1 s behind is dropped",
     "malformed": "one text frame of broken JSON",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatedBook:
+    """A simulated market's true order book at one moment (see :meth:`Simulator.book`).
+
+    Attributes:
+        bids: (price, quantity) levels, best (highest price) first.
+        asks: (price, quantity) levels, best (lowest price) first.
+        update_id: The id of the last change applied to the book (0: none yet); a client that
+            has applied every book update up to this id holds the same levels.
+    """
+
+    bids: list[tuple[Decimal, Decimal]]
+    asks: list[tuple[Decimal, Decimal]]
+    update_id: int
+
+
+def _levels(side: list[tuple[str, str]]) -> list[tuple[Decimal, Decimal]]:
+    return [(Decimal(price), Decimal(qty)) for price, qty in side]
 
 
 class Simulator:
@@ -160,6 +186,37 @@ class Simulator:
             ValueError: An unknown venue, fault or symbol.
         """
         return self._handle().inject(venue, fault, symbol)
+
+    def pause(self, venue: str | None = None) -> None:
+        """Stop generating market happenings (trades, book changes, tickers) on ``venue``, or on
+        every venue if ``None``. It takes effect from the next batch: a batch being generated
+        while this is called may still go out. Only the markets stop: connections stay open and
+        heartbeats, pings, subscription answers and snapshots go on. Idempotent.
+
+        Raises:
+            ValueError: ``venue`` is not simulated here.
+        """
+        self._handle().pause(venue)
+
+    def resume(self, venue: str | None = None) -> None:
+        """Generate again on ``venue``, or on every venue if ``None``, at the configured rate from
+        now on (the paused time is not made up with a burst). Idempotent.
+
+        Raises:
+            ValueError: ``venue`` is not simulated here.
+        """
+        self._handle().resume(venue)
+
+    def book(self, venue: str, symbol: str) -> SimulatedBook:
+        """The true order book of ``symbol`` (unified or native, any case) on ``venue`` now:
+        what a client's book should equal once it has applied every update sent so far.
+        :meth:`pause` the venue first to compare it with a client's book at rest.
+
+        Raises:
+            ValueError: ``venue`` or ``symbol`` is not simulated here.
+        """
+        bids, asks, update_id = self._handle().book(venue, symbol)
+        return SimulatedBook(_levels(bids), _levels(asks), update_id)
 
     def stats(self) -> dict[str, dict[str, Any]]:
         """Counters by venue: ``happenings`` generated, ``frames_sent``, ``bytes_sent``,

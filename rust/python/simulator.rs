@@ -8,7 +8,7 @@ use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::model::Venue;
+use crate::model::{Decimal, Venue};
 use crate::sim::{Fault, SimConfig, SimError, Simulator};
 
 impl From<SimError> for PyErr {
@@ -24,6 +24,9 @@ impl From<SimError> for PyErr {
 fn venue(name: &str) -> PyResult<Venue> {
     name.parse::<Venue>().map_err(|error| SimError::from(error).into())
 }
+
+/// One side of a book, best first, as (price, quantity) in their decimal text.
+type Levels = Vec<(String, String)>;
 
 /// Handle of one running simulator; wrapped by `tickwire.Simulator`.
 #[pyclass(name = "Simulator", module = "tickwire._core", frozen)]
@@ -108,6 +111,25 @@ impl PySimulator {
         let venue = self::venue(venue)?;
         let fault: Fault = fault.parse()?;
         self.with(|sim| sim.inject(venue, fault, symbol))
+    }
+
+    #[pyo3(signature = (venue=None))]
+    fn pause(&self, venue: Option<&str>) -> PyResult<()> {
+        let venue = venue.map(self::venue).transpose()?;
+        self.with(|sim| sim.pause(venue))
+    }
+
+    #[pyo3(signature = (venue=None))]
+    fn resume(&self, venue: Option<&str>) -> PyResult<()> {
+        let venue = venue.map(self::venue).transpose()?;
+        self.with(|sim| sim.resume(venue))
+    }
+
+    fn book(&self, venue: &str, symbol: &str) -> PyResult<(Levels, Levels, u64)> {
+        let venue = self::venue(venue)?;
+        let book = self.with(|sim| sim.book(venue, symbol))?;
+        let text = |(price, qty): (&Decimal, &Decimal)| (price.to_string(), qty.to_string());
+        Ok((book.bids.iter().rev().map(text).collect(), book.asks.iter().map(text).collect(), book.update_id))
     }
 
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {

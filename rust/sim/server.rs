@@ -9,11 +9,15 @@
 //! - Memory is bounded: batches wait in one broadcast ring per venue; at a fixed rate a client
 //!   that falls a whole ring behind is disconnected, as a venue drops a slow consumer; at the
 //!   maximum rate the generator waits for the slowest client instead.
+//! - Pausing a venue ([`Simulator::pause`]) stops only its generator, from its next batch on
+//!   (a batch being generated meanwhile still goes out); clients stay connected, heartbeats,
+//!   pings, subscriptions and snapshots go on over the frozen markets. Resuming goes on at the
+//!   configured pace, without a burst for the paused time.
 //! - Everything runs on the crate's runtime; [`Simulator::stop`] (or dropping the simulator)
 //!   aborts every task, which closes every socket.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -23,7 +27,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use super::error::SimError;
 use super::faults::{Dice, Fault, Order};
-use super::market::VenueMarkets;
+use super::market::{SimMarket, VenueMarkets};
 use super::protocol::{Happening, SimBook, SimContext, VenueSim, venue_sim};
 use crate::model::market::intern_unified;
 use crate::model::{MarketRef, Venue};
@@ -149,6 +153,10 @@ pub(super) struct VenueHub {
     pub batches: broadcast::Sender<Arc<Vec<Happening>>>,
     /// Woken when a client takes a batch or connects (the maximum-rate generator waits on it).
     pub consumed: Notify,
+    /// While set, the generator publishes nothing.
+    pub paused: AtomicBool,
+    /// Woken on resume (the maximum-rate generator waits on it while paused).
+    pub resumed: Notify,
     pub clients: Mutex<Vec<(u64, mpsc::Sender<Order>)>>,
     pub counters: Counters,
     pub protocol: ProtocolFactory,
@@ -172,6 +180,30 @@ impl VenueHub {
         self.counters.clients_total.fetch_add(1, Ordering::Relaxed);
         self.consumed.notify_one();
         (receiver, Leave { hub: Arc::clone(self), id })
+    }
+
+    fn is_paused(&self) -> bool {
+        self.paused.load(Ordering::Relaxed)
+    }
+
+    fn set_paused(&self, paused: bool) {
+        self.paused.store(paused, Ordering::Relaxed);
+        if !paused {
+            // notify_one keeps a permit, so a generator between its check and its wait still wakes.
+            self.resumed.notify_one();
+        }
+    }
+
+    /// The simulated market `symbol` names, unified or native, in any ASCII case.
+    fn market(&self, symbol: &str) -> Result<&MarketRef, SimError> {
+        self.refs
+            .iter()
+            .find(|m| m.unified.eq_ignore_ascii_case(symbol) || m.native.eq_ignore_ascii_case(symbol))
+            .ok_or_else(|| SimError::UnknownMarket {
+                venue: self.venue,
+                symbol: symbol.into(),
+                markets: self.refs.iter().map(|m| &*m.unified).collect::<Vec<_>>().join(", "),
+            })
     }
 
     /// Orders `fault` for every connected client; returns how many it reached.
@@ -321,6 +353,8 @@ impl Simulator {
                 refs,
                 batches: broadcast::channel(ring_batches(config.rate, config.batch_interval)).0,
                 consumed: Notify::new(),
+                paused: AtomicBool::new(false),
+                resumed: Notify::new(),
                 clients: Mutex::default(),
                 counters: Counters::default(),
                 protocol: Arc::clone(&config.protocol),
@@ -414,20 +448,55 @@ impl Simulator {
     /// [`SimError::VenueNotSimulated`], [`SimError::UnknownMarket`].
     pub fn inject(&self, venue: Venue, fault: Fault, symbol: Option<&str>) -> Result<usize, SimError> {
         let hub = &self.run(venue)?.hub;
-        let market = symbol
-            .map(|symbol| {
-                hub.refs
-                    .iter()
-                    .find(|m| m.unified.eq_ignore_ascii_case(symbol) || m.native.eq_ignore_ascii_case(symbol))
-                    .map(|m| m.id)
-                    .ok_or_else(|| SimError::UnknownMarket {
-                        venue,
-                        symbol: symbol.into(),
-                        markets: hub.refs.iter().map(|m| &*m.unified).collect::<Vec<_>>().join(", "),
-                    })
-            })
-            .transpose()?;
+        let market = symbol.map(|symbol| hub.market(symbol).map(|m| m.id)).transpose()?;
         Ok(hub.inject(fault, market))
+    }
+
+    /// Stops generating market happenings on `venue` (`None`: every venue). It takes effect
+    /// from the next batch: a batch being generated while this is called may still go out.
+    /// Only the markets stop: clients stay connected, and heartbeats, pings, subscription
+    /// acks and snapshots go on. Pausing a paused venue does nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`SimError::VenueNotSimulated`].
+    pub fn pause(&self, venue: Option<Venue>) -> Result<(), SimError> {
+        self.set_paused(venue, true)
+    }
+
+    /// Generates again on `venue` (`None`: every venue), at the configured pace from now on:
+    /// the paused time is not made up with a burst. Resuming a running venue does nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`SimError::VenueNotSimulated`].
+    pub fn resume(&self, venue: Option<Venue>) -> Result<(), SimError> {
+        self.set_paused(venue, false)
+    }
+
+    fn set_paused(&self, venue: Option<Venue>, paused: bool) -> Result<(), SimError> {
+        let runs = match venue {
+            Some(venue) => std::slice::from_ref(self.run(venue)?),
+            None => &self.venues[..],
+        };
+        for run in runs {
+            run.hub.set_paused(paused);
+        }
+        Ok(())
+    }
+
+    /// The true book of `symbol` (unified or native, any case) on `venue` now: the book every
+    /// client's copy should equal once it has applied every change sent before. Read under the
+    /// markets' lock, so it never shows half a batch; pause the venue first to compare it with a
+    /// client's book at rest.
+    ///
+    /// # Errors
+    ///
+    /// [`SimError::VenueNotSimulated`], [`SimError::UnknownMarket`].
+    pub fn book(&self, venue: Venue, symbol: &str) -> Result<SimBook, SimError> {
+        let hub = &self.run(venue)?.hub;
+        let market = hub.market(symbol)?;
+        Ok(hub.markets().get(market).map(SimMarket::book).unwrap_or_default())
     }
 
     /// Every venue's counters now.
@@ -572,12 +641,18 @@ async fn accept(hub: Arc<VenueHub>, listener: TcpListener, mut stop: watch::Rece
 }
 
 /// Walks the markets: at `rate` happenings per second in batches every `interval`, or (rate 0)
-/// as fast as the slowest client takes them.
+/// as fast as the slowest client takes them; nothing while the venue is paused.
 async fn generate(hub: Arc<VenueHub>, rate: u64, interval: Duration) {
     if rate == 0 {
         loop {
-            while hub.batches.receiver_count() == 0 || hub.batches.len() >= MAX_RATE_AHEAD {
-                hub.consumed.notified().await;
+            loop {
+                if hub.is_paused() {
+                    hub.resumed.notified().await;
+                } else if hub.batches.receiver_count() == 0 || hub.batches.len() >= MAX_RATE_AHEAD {
+                    hub.consumed.notified().await;
+                } else {
+                    break;
+                }
             }
             publish(&hub, MAX_RATE_BATCH);
             tokio::task::yield_now().await;
@@ -596,7 +671,12 @@ async fn generate(hub: Arc<VenueHub>, rate: u64, interval: Duration) {
             reason = "a pace, not an exact count"
         )]
         let due = (started.elapsed().as_secs_f64() * rate as f64) as u64;
-        // After a long pause (a suspended process), resume the pace instead of a burst.
+        if hub.is_paused() {
+            // The paused time is not owed: on resume the pace goes on without a burst.
+            made = due;
+            continue;
+        }
+        // After the process was suspended a while, resume the pace instead of a burst.
         made = made.max(due.saturating_sub(rate));
         let count = usize::try_from(due.saturating_sub(made)).unwrap_or(usize::MAX).min(RING_BATCHES * 64);
         if count > 0 {
@@ -624,5 +704,127 @@ async fn random_faults(hub: Arc<VenueHub>, mut dice: Dice) {
         if let Some(fault) = dice.roll() {
             hub.inject(fault, None);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Pausing, resuming and the true book, against the generator itself (the protocol and its
+    //! clients are tested in `sim::tests`).
+
+    use tokio::sync::broadcast::error::RecvError;
+    use tokio::time::{sleep, timeout};
+
+    use super::*;
+
+    const LIMIT: Duration = Duration::from_secs(10);
+    /// Long enough for a batch generated while pausing to have gone out.
+    const SETTLE: Duration = Duration::from_millis(50);
+
+    fn config(rate: u64, venues: &[Venue]) -> SimConfig {
+        SimConfig {
+            venues: venues.to_vec(),
+            symbols: vec!["BTC/USDT".into(), "ETH/USDT".into()],
+            rate,
+            ..SimConfig::default()
+        }
+    }
+
+    fn happenings(sim: &Simulator, venue: Venue) -> u64 {
+        sim.stats().venues.into_iter().find(|v| v.venue == Some(venue)).map_or(0, |v| v.happenings)
+    }
+
+    /// Waits until `venue` has generated more than `than`; returns its count then.
+    async fn grows(sim: &Simulator, venue: Venue, than: u64) -> u64 {
+        let wait = async {
+            loop {
+                let now = happenings(sim, venue);
+                if now > than {
+                    return now;
+                }
+                sleep(Duration::from_millis(2)).await;
+            }
+        };
+        timeout(LIMIT, wait).await.expect("the generator goes on")
+    }
+
+    /// Waits for a batch in flight to go out, then checks that `venue` generates nothing for
+    /// 200 ms; returns its count.
+    async fn still(sim: &Simulator, venue: Venue) -> u64 {
+        sleep(SETTLE).await;
+        let at_rest = happenings(sim, venue);
+        sleep(Duration::from_millis(200)).await;
+        assert_eq!(happenings(sim, venue), at_rest, "{venue}: nothing generated while paused");
+        at_rest
+    }
+
+    #[tokio::test]
+    async fn pause_stops_the_markets_and_resume_goes_on_without_a_burst() {
+        let rate = 10_000;
+        let sim = Simulator::start(&config(rate, &[Venue::Binance, Venue::Okx])).unwrap();
+        grows(&sim, Venue::Binance, 0).await;
+        sim.pause(Some(Venue::Binance)).unwrap();
+        let okx = happenings(&sim, Venue::Okx);
+        let binance = still(&sim, Venue::Binance).await;
+        grows(&sim, Venue::Okx, okx).await;
+        sim.resume(Some(Venue::Binance)).unwrap();
+        let first = grows(&sim, Venue::Binance, binance).await;
+        // Paused 250 ms at 10 000/s: a catch-up would bring 2 500 at once.
+        assert!(first - binance < rate / 10, "a burst of {} on resume", first - binance);
+        sim.pause(None).unwrap();
+        let (binance, okx) = tokio::join!(still(&sim, Venue::Binance), still(&sim, Venue::Okx));
+        sim.resume(None).unwrap();
+        grows(&sim, Venue::Binance, binance).await;
+        grows(&sim, Venue::Okx, okx).await;
+    }
+
+    #[tokio::test]
+    async fn pause_stops_the_maximum_rate_too() {
+        let sim = Simulator::start(&config(0, &[Venue::Binance])).unwrap();
+        let hub = Arc::clone(&sim.venues[0].hub);
+        // A client that takes every batch, as a connection's task does.
+        let mut batches = hub.batches.subscribe();
+        // Subscribing wakes nobody (a connection's join() does): wake the waiting generator.
+        hub.consumed.notify_one();
+        let consumer = tokio::spawn(async move {
+            loop {
+                match batches.recv().await {
+                    Ok(_) | Err(RecvError::Lagged(_)) => hub.consumed.notify_one(),
+                    Err(RecvError::Closed) => return,
+                }
+            }
+        });
+        grows(&sim, Venue::Binance, 0).await;
+        sim.pause(None).unwrap();
+        let at_rest = still(&sim, Venue::Binance).await;
+        sim.resume(None).unwrap();
+        grows(&sim, Venue::Binance, at_rest).await;
+        consumer.abort();
+    }
+
+    #[tokio::test]
+    async fn book_is_the_markets_book_uncrossed() {
+        let sim = Simulator::start(&config(10_000, &[Venue::Binance])).unwrap();
+        grows(&sim, Venue::Binance, 1_000).await;
+        sim.pause(None).unwrap();
+        sleep(SETTLE).await;
+        let book = sim.book(Venue::Binance, "btc/usdt").unwrap();
+        assert!(!book.bids.is_empty() && !book.asks.is_empty());
+        assert!(book.bids.last_key_value().unwrap().0 < book.asks.first_key_value().unwrap().0, "uncrossed");
+        assert!(book.update_id > 0, "the walk has changed it");
+        assert_eq!(
+            sim.book(Venue::Binance, "BTCUSDT").unwrap(),
+            book,
+            "native names work, and it is at rest"
+        );
+        let unknown = sim.book(Venue::Binance, "DOGE/USDT").unwrap_err();
+        assert!(matches!(unknown, SimError::UnknownMarket { venue: Venue::Binance, .. }), "{unknown}");
+        assert!(unknown.to_string().contains("BTC/USDT"), "{unknown}");
+        assert!(matches!(
+            sim.book(Venue::Okx, "BTC/USDT"),
+            Err(SimError::VenueNotSimulated { venue: Venue::Okx })
+        ));
+        assert!(matches!(sim.pause(Some(Venue::Kraken)), Err(SimError::VenueNotSimulated { .. })));
+        assert!(matches!(sim.resume(Some(Venue::Kraken)), Err(SimError::VenueNotSimulated { .. })));
     }
 }
