@@ -179,7 +179,7 @@ impl PyBookView {
     }
 }
 
-fn level_tuple<'py>(py: Python<'py>, level: Level) -> PyResult<Bound<'py, PyTuple>> {
+fn level_tuple(py: Python<'_>, level: Level) -> PyResult<Bound<'_, PyTuple>> {
     PyTuple::new(py, [to_decimal(py, level.price)?, to_decimal(py, level.qty)?])
 }
 
@@ -187,9 +187,13 @@ fn optional_decimal(py: Python<'_>, value: Option<Decimal>) -> PyResult<Option<B
     value.map(|value| to_decimal(py, value)).transpose()
 }
 
-/// `levels` as an `(n, 2)` float64 NumPy array of (price, qty), read-only (it shares the
+/// `levels` as an `(n, 2)` float64 `NumPy` array of (price, qty), read-only (it shares the
 /// buffer of a `bytes`).
-fn numpy_levels<'py>(py: Python<'py>, numpy: &Bound<'py, PyModule>, levels: &[Level]) -> PyResult<Bound<'py, PyAny>> {
+fn numpy_levels<'py>(
+    py: Python<'py>,
+    numpy: &Bound<'py, PyModule>,
+    levels: &[Level],
+) -> PyResult<Bound<'py, PyAny>> {
     let mut raw = Vec::with_capacity(levels.len() * 16);
     for level in levels {
         raw.extend_from_slice(&level.price.to_f64().to_ne_bytes());
@@ -306,15 +310,16 @@ impl PyBookView {
     fn levels<'py>(&self, py: Python<'py>, n: usize) -> PyResult<(Bound<'py, PyList>, Bound<'py, PyList>)> {
         let Copied { bids, asks, .. } = self.copy(py, n);
         let side = |levels: Vec<Level>| {
-            let tuples = levels.into_iter().map(|level| level_tuple(py, level)).collect::<PyResult<Vec<_>>>()?;
+            let tuples =
+                levels.into_iter().map(|level| level_tuple(py, level)).collect::<PyResult<Vec<_>>>()?;
             PyList::new(py, tuples)
         };
         Ok((side(bids)?, side(asks)?))
     }
 
-    /// The top `n` levels of each side as two read-only float64 NumPy arrays of shape
+    /// The top `n` levels of each side as two read-only float64 `NumPy` arrays of shape
     /// `(levels, 2)` (price, qty), best first; one copy out of the book per call, none after.
-    /// Needs NumPy.
+    /// Needs `NumPy`.
     #[pyo3(signature = (n = 10))]
     fn to_numpy<'py>(&self, py: Python<'py>, n: usize) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
         let numpy = py.import("numpy")?;
@@ -329,7 +334,9 @@ impl PyBookView {
             Validity::Valid => "valid".to_owned(),
             Validity::Invalid { reason, .. } => format!("INVALID ({reason})"),
         };
-        let side = |level: Option<&Level>| level.map_or_else(|| "-".to_owned(), |l| format!("{} x {}", l.price, l.qty));
+        let side = |level: Option<&Level>| {
+            level.map_or_else(|| "-".to_owned(), |l| format!("{} x {}", l.price, l.qty))
+        };
         format!(
             "<BookView {} {} {state}: bid {} / ask {}>",
             self.market.venue,

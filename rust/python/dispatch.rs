@@ -35,8 +35,8 @@ use crate::conn::{Drained, Inbox, Payload};
 use crate::model::market::by_id;
 use crate::model::{Channel, Event};
 use crate::pool::SessionEvent;
-use crate::venues::binance;
 use crate::subscribe::BitSet;
+use crate::venues::binance;
 use crate::venues::{Control, Decoded};
 
 const CHANNELS: usize = Channel::ALL.len();
@@ -414,13 +414,22 @@ impl PyDispatch {
             return Err(PyValueError::new_err("book_depth and resync_max must be at least 1"));
         }
         let tables = Tables {
-            feed: Some(FeedHandlers { control: on_control, error: on_error, state: on_state, resync: on_resync }),
+            feed: Some(FeedHandlers {
+                control: on_control,
+                error: on_error,
+                state: on_state,
+                resync: on_resync,
+            }),
             ..Tables::default()
         };
         let books = BookKeeper::new(KeeperConfig {
             depth: book_depth,
             stale_after_ns: book_stale_after_ns,
-            resync: ResyncPolicy { max_resyncs: resync_max, window_ns: resync_window_ns, timeout_ns: resync_timeout_ns },
+            resync: ResyncPolicy {
+                max_resyncs: resync_max,
+                window_ns: resync_window_ns,
+                timeout_ns: resync_timeout_ns,
+            },
         });
         Ok(Self {
             tables: Mutex::new(Arc::new(tables)),
@@ -533,7 +542,8 @@ impl PyDispatch {
 
     /// A live view of market `market_id`'s book.
     fn book(slf: &Bound<'_, Self>, market_id: u32) -> PyResult<PyBookView> {
-        let market = by_id(market_id).ok_or_else(|| PyValueError::new_err(format!("no market has id {market_id}")))?;
+        let market =
+            by_id(market_id).ok_or_else(|| PyValueError::new_err(format!("no market has id {market_id}")))?;
         Ok(PyBookView::new(slf.clone().unbind(), market))
     }
 
@@ -542,7 +552,8 @@ impl PyDispatch {
     /// a body that is no snapshot counts as a failed fetch (another is ordered) and raises
     /// `ParseError`.
     fn apply_snapshot(&self, py: Python<'_>, market_id: u32, body: &[u8]) -> PyResult<()> {
-        let market = by_id(market_id).ok_or_else(|| PyValueError::new_err(format!("no market has id {market_id}")))?;
+        let market =
+            by_id(market_id).ok_or_else(|| PyValueError::new_err(format!("no market has id {market_id}")))?;
         let tables = self.tables();
         let result = match binance::parse_depth_snapshot(&market, body, monotonic_ns()) {
             Ok(snapshot) => self.deliver_event(py, &tables, &Event::Book(snapshot)).map(|_| ()),
