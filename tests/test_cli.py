@@ -24,6 +24,7 @@ def test_demo_runs_every_venue_and_exits_cleanly() -> None:
         assert " connected " in last, last
         total = int(re.search(r"total\s+([\d,]+)", last).group(1).replace(",", ""))  # type: ignore[union-attr]
         assert total > 100, last
+        assert " books 2/2 valid" in last, last
         assert last.endswith("errors 0"), last
     assert lines[-1].startswith("received ") and all(venue in lines[-1] for venue in VENUES)
 

@@ -23,3 +23,12 @@ async def test_the_venues_example_streams_trades_from_both_venues() -> None:
     trades = await _load("venues").run(1.0)
     assert set(trades) == {"binance", "okx"}
     assert all(count > 50 for count in trades.values()), trades
+
+
+async def test_the_books_example_reports_the_dropped_update_and_keeps_both_books() -> None:
+    mids, invalid = await _load("books").run(2.0)
+    assert set(mids) == {"binance", "kraken"}
+    assert all(mid > 0 for mid in mids.values()), mids
+    # Binance numbers its updates: the drop is always seen. Kraken's checksum sees it unless a
+    # later update of the same level healed the book first.
+    assert any(event.venue == "binance" and event.reason == "gap" for event in invalid), invalid

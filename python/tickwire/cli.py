@@ -2,8 +2,9 @@
 
 ``tickwire demo`` runs the exchange simulator for all five venues and a :class:`~tickwire.Feed`
 subscribed to every channel of two symbols on each, and shows a line per venue every second:
-connection state, events per second, the latency from reading the frame to the callback,
-reconnects and errors. It needs no network beyond loopback.
+connection state, events per second, the latency from reading the frame to the callback, books
+valid (proven by the venue's sequence numbers and checksums) and resynced, reconnects and
+errors. It needs no network beyond loopback.
 
 ``tickwire simulate`` runs the exchange simulator (:class:`~tickwire.Simulator`): it prints each
 venue's URL, then live counters once a second, until Ctrl-C or ``--duration``.
@@ -177,10 +178,13 @@ async def _demo(rate: int, duration: float | None, faults: float) -> None:
                         links = [m for name, m in metrics.items() if name.split("-")[0].split("#")[0] == venue]
                         connected = all(m["connected"] for m in links) and bool(links)
                         reconnects = sum(m["reconnection_count"] for m in links)
+                        books = [m["books"] for m in links if "books" in m]
+                        valid, kept = sum(b["valid"] for b in books), sum(b["books"] for b in books)
+                        resyncs = sum(b["resyncs"] for b in books)
                         print(
                             f"{venue:<9} {'connected' if connected else 'DOWN':<9} {events_per_s:>9,.0f} events/s  "
                             f"read→callback p50 {p50:>7.1f} µs  p99 {p99:>8.1f} µs  total {tally.total:>9,}  "
-                            f"reconnects {reconnects}  errors {tally.errors}",
+                            f"books {valid}/{kept} valid, {resyncs} resynced  reconnects {reconnects}  errors {tally.errors}",
                             flush=True,
                         )
                     last = now

@@ -37,7 +37,7 @@ import urllib.request
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, TypeVar, Unpack
+from typing import Any, Literal, TypeVar, Unpack
 
 from . import _core
 from .client import ConnectOptions
@@ -621,10 +621,11 @@ class Feed:
             link.dispatch.add(*route)
         return callback
 
-    def off(self, channel: Channel, callback: Callable[..., object]) -> bool:
-        """Stop calling ``callback`` for ``channel``, wherever it was added (``on_<channel>``,
-        a strategy, or :meth:`on`); returns whether it was registered. Compared with ``==``,
-        so ``off("trades", obj.method)`` removes what ``on_trade(obj.method)`` added."""
+    def off(self, channel: Channel | Literal["book_invalid"], callback: Callable[..., object]) -> bool:
+        """Stop calling ``callback`` for ``channel`` (or ``"book_invalid"``), wherever it was
+        added (``on_<channel>``, a strategy, or :meth:`on`); returns whether it was registered.
+        Compared with ``==``, so ``off("trades", obj.method)`` removes what
+        ``on_trade(obj.method)`` added."""
         if channel != "book_invalid":
             channel = _channels([channel])[0]
         before = len(self._callbacks[channel])
