@@ -617,7 +617,7 @@ async def _run(client: Client, scenario: str, port: int, params: dict[str, Any])
     return result
 
 
-def _loop_factory(kind: str) -> Callable[[], asyncio.AbstractEventLoop]:
+def loop_factory(kind: str) -> Callable[[], asyncio.AbstractEventLoop]:
     if kind == "uvloop":
         import uvloop
 
@@ -630,7 +630,7 @@ def client_process(conn: Any, name: str, scenario: str, port: int, params: dict[
     try:
         pin_to_cpu(cpu)
         adapter, loop_kind = CLIENTS[name]
-        with asyncio.Runner(loop_factory=_loop_factory(loop_kind)) as runner:
+        with asyncio.Runner(loop_factory=loop_factory(loop_kind)) as runner:
             result = runner.run(_run(adapter(), scenario, port, params))
         conn.send({"ok": True, "loop": loop_kind, **result})
     except BaseException as exc:  # noqa: BLE001 - every failure must reach the parent as text
