@@ -228,6 +228,8 @@ async def test_live_data_and_recovery_after_a_server_restart(page: Page) -> None
         server = tickwire.Server(port=server.port)
         await server.start()
         await page.state_is("connected")
+        # A new sequence: nothing to resume from.
+        await page.until("document.querySelector('.toast[data-code=\"SERVER_RESTARTED\"]')")
         publish(server, "MarketData", market_data("BTCUSDT", "binance", 50311.5))
         await page.until(
             f"document.querySelector('{row('BTCUSDT', 'binance')} .price').textContent"
@@ -315,6 +317,31 @@ async def show_an_invalid_book_and_an_error(server: tickwire.Server, page: Page)
 
     server.publish("Error", {"message": "client fell behind", "code": "LAGGED", "details": None})
     await page.until("document.querySelector('.toast[data-code=\"LAGGED\"]')")
+
+
+async def test_resume_replays_what_was_missed_while_away(page: Page) -> None:
+    async with tickwire.Server(port=0) as server:
+        await page.open(f"{server.url}/?backoff=500")
+        await page.state_is("connected")
+        publish(server, "MarketData", market_data("BTCUSDT", "binance", 50250.75))
+        await page.until(f"document.querySelector('{row('BTCUSDT', 'binance')}')")
+
+        await page.js("conn.ws.close()")
+        await page.state_is("reconnecting", timeout=2.0)
+        seq = publish(
+            server,
+            "TradeExecuted",
+            {
+                "symbol": "BTCUSDT",
+                "side": "BUY",
+                "quantity": 0.1,
+                "price": 50240.0,
+                "timestamp": now_ms(),
+            },
+        )
+        await page.state_is("connected")
+        await page.until(f"document.querySelector('#trades tr.executed[data-seq=\"{seq}\"]')")
+        await page.until("document.querySelector('.toast[data-code=\"RESUMED\"]')")
 
 
 async def test_gives_up_after_ten_attempts_then_retries_on_request(page: Page) -> None:

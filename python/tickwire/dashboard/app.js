@@ -12,8 +12,9 @@
 //
 // Hooks for tests: #status[data-state] is "connecting", "connected", "reconnecting" or
 // "disconnected"; market rows are #markets tr[data-symbol][data-venue]; #msg-count counts
-// messages; #chart[data-candles] is the number of candles drawn; #book[data-valid]; #trades rows;
-// .toast[data-code] per error.
+// messages; #chart[data-candles] is the number of candles drawn; #book[data-valid]; #trades rows
+// carry data-seq; .toast[data-code] (an Error's code, or LAGGED, RESUMED, RESYNC_REQUIRED,
+// SERVER_RESTARTED, DISCONNECTED); conn.ws.close() drops the connection as a network would.
 
 "use strict";
 
@@ -162,7 +163,7 @@ const attemptOf = () => `attempt ${conn.attempts} of ${MAX_RECONNECT_ATTEMPTS}`;
 
 function giveUp(reason) {
   setState("disconnected", reason);
-  toast("error", "Disconnected", reason);
+  toast("error", "Disconnected", reason, "DISCONNECTED");
 }
 
 /** Sends Ping every heartbeat interval; a connection silent for two intervals is dropped. */
@@ -251,7 +252,12 @@ function onConnected(message) {
   startHeartbeat(data.heartbeat_interval);
   if (conn.hadSession && lastSeq > 0) {
     if (Number.isInteger(data.last_seq) && data.last_seq < lastSeq) {
-      toast("info", "Server restarted", "A new sequence: missed trades cannot be replayed.");
+      toast(
+        "info",
+        "Server restarted",
+        "A new sequence: missed trades cannot be replayed.",
+        "SERVER_RESTARTED",
+      );
       lastSeq = 0;
     } else {
       send({ type: "Resume", data: { last_seq: lastSeq } });
@@ -262,7 +268,7 @@ function onConnected(message) {
 
 function onResumed(message) {
   const replayed = message.data?.replayed ?? 0;
-  if (replayed > 0) toast("info", "Resumed", `${replayed} missed message(s) replayed`);
+  if (replayed > 0) toast("info", "Resumed", `${replayed} missed message(s) replayed`, "RESUMED");
 }
 
 function onResyncRequired(message) {
