@@ -222,10 +222,11 @@ async def test_live_data_and_recovery_after_a_server_restart(page: Page) -> None
         await show_every_panel(server, page)
         await show_an_invalid_book_and_an_error(server, page)
 
+        port = server.port
         await server.stop()
         await page.state_is("reconnecting", timeout=5.0)
 
-        server = tickwire.Server(port=server.port)
+        server = tickwire.Server(port=port)
         await server.start()
         await page.state_is("connected")
         # A new sequence: nothing to resume from.
@@ -350,13 +351,14 @@ async def test_gives_up_after_ten_attempts_then_retries_on_request(page: Page) -
     try:
         await page.open(f"{server.url}/?backoff=10")
         await page.state_is("connected")
+        port = server.port
         await server.stop()
         # Ten attempts 10, 20, 40, then 60 ms apart (the cap: six times the first delay).
         await page.state_is("disconnected")
         assert "after 10 attempts" in await page.text("#status-text")
         assert await page.js("!document.querySelector('#retry').hidden")
 
-        server = tickwire.Server(port=server.port)
+        server = tickwire.Server(port=port)
         await server.start()
         await page.click("#retry")
         await page.state_is("connected")
@@ -377,3 +379,9 @@ async def test_realtime_off_waits_for_connect(page: Page) -> None:
         await page.state_is("connected")
         publish(server, "MarketData", market_data("SOLUSDT", "okx", 142.5))
         await page.until(f"document.querySelector('{row('SOLUSDT', 'okx')}')")
+
+
+async def test_token_from_the_page_address(page: Page) -> None:
+    async with tickwire.Server(port=0, token="s3cret") as server:
+        await page.open(f"{server.url}/?token=s3cret")
+        await page.state_is("connected")

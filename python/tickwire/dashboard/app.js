@@ -4,6 +4,7 @@
 // Configuration, first match wins:
 //   ?ws=<url>          the server's WebSocket URL (else /config.json's ws_url, else <this host>/ws)
 //   ?realtime=0|1      connect at all (else /config.json's realtime, else on)
+//   ?token=<token>     passed on to the WebSocket URL, for a server started with a token
 //   ?backoff=<ms>      the first reconnect delay (default 5000); later delays double up to six
 //                      times the first (5 s, 10 s, 20 s, 30 s …); tests use a short one
 //
@@ -13,7 +14,7 @@
 // Hooks for tests: #status[data-state] is "connecting", "connected", "reconnecting" or
 // "disconnected"; market rows are #markets tr[data-symbol][data-venue]; #msg-count counts
 // messages; #chart[data-candles] is the number of candles drawn; #book[data-valid]; #trades rows
-// carry data-seq; .toast[data-code] (an Error's code, or LAGGED, RESUMED, RESYNC_REQUIRED,
+// carry data-seq; .toast[data-code] (an Error's code such as LAGGED, or RESUMED, RESYNC_REQUIRED,
 // SERVER_RESTARTED, DISCONNECTED); conn.ws.close() drops the connection as a network would.
 
 "use strict";
@@ -77,7 +78,7 @@ async function loadConfig() {
   } catch {
     // No /config.json (the page is served by something else): the defaults and parameters stand.
   }
-  config.wsUrl = wsUrlFrom(params.get("ws") || served.ws_url || "/ws");
+  config.wsUrl = wsUrlFrom(params.get("ws") || served.ws_url || "/ws", params.get("token"));
   config.realtime = params.has("realtime")
     ? !["0", "false", "off"].includes(params.get("realtime"))
     : served.realtime !== false;
@@ -86,10 +87,11 @@ async function loadConfig() {
 }
 
 /**
- * Resolves a possibly relative URL against the page and gives it a WebSocket scheme. A URL that
- * cannot be parsed is kept as it is: connecting to it fails with a visible error.
+ * Resolves a possibly relative URL against the page, gives it a WebSocket scheme and the token
+ * if there is one. A URL that cannot be parsed is kept as it is: connecting to it fails with a
+ * visible error.
  */
-function wsUrlFrom(raw) {
+function wsUrlFrom(raw, token) {
   let url;
   try {
     url = new URL(raw, location.href);
@@ -98,6 +100,7 @@ function wsUrlFrom(raw) {
   }
   if (url.protocol === "http:") url.protocol = "ws:";
   if (url.protocol === "https:") url.protocol = "wss:";
+  if (token) url.searchParams.set("token", token);
   return url.href;
 }
 
@@ -286,7 +289,7 @@ function onError(message) {
   const data = message.data ?? {};
   const text = data.message ?? message.message ?? "Unknown error";
   if (data.code === "LAGGED") {
-    toast("warning", "Falling behind", `${text}: market data was skipped to catch up.`, "LAGGED");
+    toast("warning", "Fell behind", text, "LAGGED");
   } else {
     toast("error", data.code ?? "Error", text, data.code ?? "ERROR");
   }
