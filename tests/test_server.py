@@ -387,3 +387,44 @@ def test_the_published_json_schema_is_generated_from_the_protocol_definition() -
     assert {"server", "client"} <= set(published["properties"])
     with pytest.raises(msgspec.ValidationError):
         protocol.decode_server(b'{"type":"Pong"}')
+
+
+async def test_a_feed_broadcasts_every_trade_tickers_candles_and_book_tops_converted_in_rust() -> None:
+    async with asyncio.timeout(40), tickwire.Simulator(["binance", "okx"], ["BTC/USDT"], rate=2000) as sim, tickwire.Server(port=0) as server:
+        feed = tickwire.Feed(urls=sim.urls())
+        for venue in ("binance", "okx"):
+            feed.subscribe(venue, ["BTC/USDT"], ["trades", "ticker", "book"])
+        trades: list[tuple[str, float]] = []
+        feed.on_trade(lambda t: trades.append((t.venue, t.price_float)))
+        feed.broadcast(server)
+        ws = await connect(server, max_size=None)
+        got: list[protocol.ServerMessage] = []
+
+        async def read() -> None:
+            while True:
+                got.append(await receive(ws, 10))
+
+        reader = asyncio.create_task(read())
+        async with feed:
+            await _until(lambda: len(trades) > 200 and feed.book("okx", "BTC/USDT").is_valid)
+            await asyncio.sleep(0.5)
+            sim.pause()
+            await asyncio.sleep(0.5)
+            count = len(trades)
+            await _until(lambda: sum(isinstance(m, protocol.MarketTrade) for m in got) >= count)
+        reader.cancel()
+        market_trades = [(m.data.venue, m.data.price) for m in got if isinstance(m, protocol.MarketTrade) and m.data]
+        assert market_trades == trades, "every trade the feed delivered, once, in order, with its price"
+        kinds = {type(m) for m in got}
+        assert {protocol.MarketData, protocol.ChartUpdate, protocol.BookTop} <= kinds, kinds
+        for chart in (m for m in got if isinstance(m, protocol.ChartUpdate) and m.data):
+            c = chart.data.candle
+            assert c.low <= min(c.open, c.close) <= max(c.open, c.close) <= c.high and c.volume > 0
+        tops = [m.data for m in got if isinstance(m, protocol.BookTop) and m.data]
+        assert {t.venue for t in tops if t.is_valid} == {"binance", "okx"}
+        assert all(t.reason for t in tops if not t.is_valid), "an invalid book says why (the feed's stop)"
+        assert all(t.bids[0][0] < t.asks[0][0] for t in tops if t.is_valid and t.bids and t.asks)
+        seqs = [m.seq for m in got]
+        assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+        await ws.close()
+        sim.resume()

@@ -615,6 +615,8 @@ class Dispatch:
         """Handlers registered, over every channel and market."""
     def set_wanted(self, channel: str, markets: list[int] | None) -> None:
         """Deliver ``channel`` only for these market ids (``None``: all)."""
+    def set_broadcast(self, server: Server | None) -> None:
+        """Also publish the events to a broadcast server, converted in Rust."""
     def set_sink(self, sink: Callable[[Any], object] | None) -> None:
         """Also hand every delivered event to ``sink``."""
     def counters(self) -> dict[str, int]:

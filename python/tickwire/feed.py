@@ -45,6 +45,7 @@ from . import events as python_events
 from ._core import BBO, BookInvalid, BookUpdate, BookView, Ticker, Trade
 from .events import CHANNELS, Ack, Channel, Lagged
 from .exceptions import BookSnapshotError, ConnectionClosed, SubscriptionError
+from .server import Server
 from .session import BreakerPolicy, ReconnectPolicy, Session, SessionEvent, _open
 from .venue import Subscription, Venue
 
@@ -262,6 +263,8 @@ class _BuiltinLink(_Link):
                 self.dispatch.add(channel, callback)
         for callback in feed._callbacks["book_invalid"]:
             self.dispatch.add("book_invalid", callback)
+        if feed._broadcast is not None:
+            self.dispatch.set_broadcast(feed._broadcast)
         if feed._iterations:
             self.dispatch.set_sink(feed._offer)
 
@@ -414,6 +417,7 @@ class Feed:
         # Resyncs under way (snapshot fetches, delayed resubscriptions), cancelled at stop.
         self._resyncs: set[asyncio.Task[None]] = set()
         self._book_checker: asyncio.Task[None] | None = None
+        self._broadcast: _core.Server | None = None
         self._strategies: list[Strategy] = []
         self._started_ns: int | None = None
         # The span metrics() rates cover: from the first start to now, or to the last stop.
@@ -577,6 +581,20 @@ class Feed:
         built-in venue can no longer be trusted (in the place of the update that broke it); a
         snapshot ``BookUpdate`` follows once it has resynced. Usable as a decorator."""
         return self._add("book_invalid", callback)
+
+    def broadcast(self, server: Server | None) -> None:
+        """Publish this feed's market data to the broadcast ``server`` (``None``: stop), converted
+        in Rust with no Python code per event: tickers as ``MarketData``, trades as
+        ``MarketTrade`` and as 1m/5m/1h candles (``ChartUpdate``), books as ``BookTop`` (with
+        whether each is proven valid). Built-in venues only.
+
+        Raises:
+            RuntimeError: The server is not running.
+        """
+        self._broadcast = server._running() if server is not None else None
+        for link in self._links.values():
+            if isinstance(link, _BuiltinLink):
+                link.dispatch.set_broadcast(self._broadcast)
 
     def book(self, venue: str, symbol: str) -> BookView:
         """A live, read-only view of ``symbol``'s order book on built-in ``venue``: best

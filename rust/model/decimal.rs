@@ -233,6 +233,15 @@ impl Decimal {
         Some(Self { mantissa, scale })
     }
 
+    /// `self + other`, exact, at the larger of the two scales; `None` if the result does not
+    /// fit (`1.25 + 0.5` is `1.75`).
+    #[must_use]
+    pub fn checked_add(self, other: Self) -> Option<Self> {
+        let scale = self.scale.max(other.scale);
+        let (a, b) = (self.checked_rescale(scale)?, other.checked_rescale(scale)?);
+        Some(Self { mantissa: a.mantissa.checked_add(b.mantissa)?, scale })
+    }
+
     /// `self − other`, exact, at the larger of the two scales; `None` if the result does not
     /// fit (`1.25 − 0.5` is `0.75`; `100 − 0.001` is `99.999`).
     #[must_use]
@@ -601,6 +610,14 @@ mod tests {
         assert_eq!(d("100").checked_sub(d("0.001")).unwrap().to_string(), "99.999");
         assert_eq!(d("0.1").checked_sub(d("0.30")).unwrap().to_string(), "-0.20");
         assert!(Decimal::new(i128::MIN, 0).checked_sub(d("1")).is_none());
+    }
+
+    #[test]
+    fn checked_add_is_exact_at_the_larger_scale() {
+        let d = |text: &str| Decimal::parse(text).unwrap();
+        assert_eq!(d("1.25").checked_add(d("0.5")).unwrap().to_string(), "1.75");
+        assert_eq!(d("0.1").checked_add(d("0.20")).unwrap().to_string(), "0.30");
+        assert!(Decimal::new(i128::MAX, 0).checked_add(d("1")).is_none());
     }
 
     use std::collections::hash_map::DefaultHasher;

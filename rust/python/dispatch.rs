@@ -29,12 +29,14 @@ use super::books::{PyBookInvalid, PyBookView, resync_name};
 use super::bridge::{DISPATCH_LIMIT, session_event_to_python};
 use super::events::{event_to_python, parse_error};
 use super::metrics::PyLatencyHistogram;
+use super::server::PyServer;
 use crate::book::{BookInvalid, BookKeeper, KeeperConfig, ResyncPolicy, Verdict};
 use crate::clock::monotonic_ns;
 use crate::conn::{Drained, Inbox, Payload};
 use crate::model::market::by_id;
 use crate::model::{Channel, Event};
 use crate::pool::SessionEvent;
+use crate::server::bridge::Bridge;
 use crate::subscribe::BitSet;
 use crate::venues::binance;
 use crate::venues::{Control, Decoded};
@@ -51,6 +53,8 @@ struct Tables {
     wanted: [Option<BitSet>; CHANNELS],
     /// Handlers of `BookInvalid`, every market.
     book_invalid: Vec<Py<PyAny>>,
+    /// Also publishes the events to a broadcast server.
+    bridge: Option<Arc<Bridge>>,
     /// Also gets every event (for `async for` over a feed).
     sink: Option<Py<PyAny>>,
     /// The feed's handlers of acks and refusals, errors, and session events; `None` once the
@@ -86,6 +90,7 @@ impl Tables {
             by_market: std::array::from_fn(|channel| self.by_market[channel].iter().map(copy).collect()),
             wanted: self.wanted.clone(),
             book_invalid: copy(&self.book_invalid),
+            bridge: self.bridge.clone(),
             sink: self.sink.as_ref().map(|sink| sink.clone_ref(py)),
             feed: self.feed.as_ref().map(|feed| feed.clone_ref(py)),
         }
@@ -194,7 +199,17 @@ impl PyDispatch {
             return Ok(Delivery::Filtered);
         }
         if let Event::Book(update) = event {
-            let verdict = self.books().apply(update);
+            let verdict = {
+                let mut books = self.books();
+                let verdict = books.apply(update);
+                if let Some(bridge) = &tables.bridge
+                    && !matches!(verdict, Verdict::Withhold)
+                    && let Some(book) = books.book(update.market.id)
+                {
+                    bridge.on_book(&update.market, book, update.receive_time_ns);
+                }
+                verdict
+            };
             match verdict {
                 Verdict::Deliver => {}
                 Verdict::DeliverSnapshot(snapshot) => {
@@ -203,13 +218,27 @@ impl PyDispatch {
                 }
                 Verdict::Withhold => return Ok(Delivery::Withheld),
                 Verdict::Invalid(invalid) => {
+                    self.bridge_invalid(tables, &invalid);
                     Self::deliver_invalid(py, tables, invalid)?;
                     return Ok(Delivery::Withheld);
                 }
             }
         }
+        if let Some(bridge) = &tables.bridge {
+            bridge.on_event(event);
+        }
         Self::hand_on(py, tables, channel, market, event)?;
         Ok(Delivery::Delivered)
+    }
+
+    /// Publishes the state of books that became invalid, when bridged to a server.
+    fn bridge_invalid(&self, tables: &Tables, invalid: &[BookInvalid]) {
+        if let Some(bridge) = &tables.bridge {
+            let books = self.books();
+            for notice in invalid {
+                bridge.on_book_invalid(notice, books.book(notice.market.id));
+            }
+        }
     }
 
     /// Calls `event`'s handlers: its market's, then its channel's, then the sink.
@@ -351,6 +380,7 @@ pub fn dispatch_market(py: Python<'_>, inbox: &Inbox, dispatch: &PyDispatch) -> 
             Payload::Event(event) => {
                 if matches!(event, SessionEvent::Disconnected { .. } | SessionEvent::GaveUp { .. }) {
                     let invalid = dispatch.books().disconnect(monotonic_ns());
+                    dispatch.bridge_invalid(&tables, &invalid);
                     PyDispatch::deliver_invalid(py, &tables, invalid)?;
                 }
                 let event = session_event_to_python(py, event)?;
@@ -522,6 +552,15 @@ impl PyDispatch {
         Ok(())
     }
 
+    /// Also publishes the events (tickers, trades as trades and candles, book tops) to the
+    /// broadcast `server`, converted in Rust (`None`: stop).
+    fn set_broadcast(&self, py: Python<'_>, server: Option<&Bound<'_, PyServer>>) -> PyResult<()> {
+        let bridge =
+            server.map(|server| server.get().hub().map(|hub| Arc::new(Bridge::new(hub)))).transpose()?;
+        self.update(py, |tables| tables.bridge = bridge);
+        Ok(())
+    }
+
     /// Also hands every delivered event to `sink` (`None`: stop).
     fn set_sink(&self, py: Python<'_>, sink: Option<Py<PyAny>>) {
         self.update(py, |tables| tables.sink = sink);
@@ -578,6 +617,7 @@ impl PyDispatch {
     fn check_books(&self, py: Python<'_>) -> PyResult<()> {
         let tables = self.tables();
         let invalid = self.books().check(monotonic_ns());
+        self.bridge_invalid(&tables, &invalid);
         Self::deliver_invalid(py, &tables, invalid)?;
         self.carry_out_orders(py, &tables);
         Ok(())

@@ -80,6 +80,11 @@ pub fn start_server(
 }
 
 impl PyServer {
+    /// The running server's hub, for bridging a feed into it.
+    pub(super) fn hub(&self) -> PyResult<std::sync::Arc<crate::server::Hub>> {
+        self.with(|server| Ok(server.hub().clone()))
+    }
+
     fn server(&self) -> MutexGuard<'_, Option<Server>> {
         self.server.lock().unwrap_or_else(PoisonError::into_inner)
     }

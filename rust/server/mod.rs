@@ -2,6 +2,8 @@
 //! with per-client subscriptions, a sequence number on every message, and no silent loss.
 //!
 //! Owns:
+//! - [`bridge`]: a feed's events as broadcast messages (`MarketData`, `MarketTrade`, candles
+//!   as `ChartUpdate`, `BookTop`), converted in Rust.
 //! - [`config`]: [`ServerConfig`] (listen address, token, origins, limits) and [`ServerError`].
 //! - [`message`]: the protocol's message types, a message serialized once for every
 //!   recipient, and client requests. The one definition of the protocol is
@@ -15,6 +17,7 @@
 //! - [`http`]: [`Server`]: the listener, the HTTP routes and the WebSocket upgrade.
 //! - [`session`]: one client's connection: batched writes, requests, heartbeat, rate limit.
 
+pub mod bridge;
 pub mod config;
 pub mod filter;
 pub mod history;
