@@ -6,6 +6,13 @@ connection state, events per second, the latency from reading the frame to the c
 valid (proven by the venue's sequence numbers and checksums) and resynced, reconnects and
 errors. It needs no network beyond loopback.
 
+The demo also runs the broadcast server with its dashboard (the URL is printed first), fed by
+the same feed.
+
+``tickwire serve`` runs the broadcast server and its dashboard, fed by a :class:`~tickwire.Feed`
+on the simulator (default) or on the venues' production endpoints (``--source live``), and
+prints its counters once a second.
+
 ``tickwire simulate`` runs the exchange simulator (:class:`~tickwire.Simulator`): it prints each
 venue's URL, then live counters once a second, until Ctrl-C or ``--duration``.
 """
@@ -14,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import time
 from collections.abc import Sequence
@@ -21,6 +29,7 @@ from collections.abc import Sequence
 from ._core import BBO, BookUpdate, Ticker, Trade
 from .events import CHANNELS
 from .feed import Feed
+from .server import Server
 from .simulator import Simulator
 
 __all__ = ["main"]
@@ -34,6 +43,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--rate", type=int, default=2_000, help="happenings per second per venue")
     demo.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     demo.add_argument("--faults", type=float, default=0.0, help="random faults per minute per venue")
+    demo.add_argument("--port", type=int, default=8080, help="the dashboard's port (0: any free one)")
+    serve = commands.add_parser("serve", help="run the broadcast server and dashboard, fed by a feed")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback)")
+    serve.add_argument("--port", type=int, default=8080, help="port (0: any free one)")
+    serve.add_argument("--token", default=None, help="token clients must give (default: $TICKWIRE_SERVER_TOKEN or none)")
+    serve.add_argument("--origins", default=None, help="comma-separated origins whose pages may connect ('*': any)")
+    serve.add_argument("--source", choices=("simulator", "live"), default="simulator", help="where the feed reads")
+    serve.add_argument("--venues", default=",".join(DEMO_SYMBOLS), help="comma-separated venues")
+    serve.add_argument("--symbols", default=None, help="comma-separated unified symbols (default: two per venue)")
+    serve.add_argument("--rate", type=int, default=2_000, help="simulated happenings per second per venue")
+    serve.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     simulate = commands.add_parser("simulate", help="run the exchange simulator and show live counters")
     simulate.add_argument("--venues", default="binance", help="comma-separated venues (default: binance)")
     simulate.add_argument("--symbols", default="BTC/USDT,ETH/USDT", help="comma-separated unified symbols")
@@ -59,10 +79,25 @@ def main(argv: Sequence[str] | None = None) -> int:
                 port_base=args.port_base,
             )
             asyncio.run(_simulate(simulator, args.duration))
+        elif args.command == "serve":
+            if args.rate <= 0:
+                parser.error("--rate must be positive")
+            venues = _split(args.venues)
+            unknown = [venue for venue in venues if venue not in DEMO_SYMBOLS]
+            if unknown or not venues:
+                parser.error(f"--venues: unknown {unknown}; expected some of {list(DEMO_SYMBOLS)}")
+            symbols = {venue: _split(args.symbols) if args.symbols else DEMO_SYMBOLS[venue] for venue in venues}
+            server = Server(
+                args.host,
+                args.port,
+                token=args.token,
+                allowed_origins=_split(args.origins) if args.origins else None,
+            )
+            asyncio.run(_serve(server, symbols, args.source, args.rate, args.duration))
         else:
             if args.rate <= 0:
                 parser.error("--rate must be positive")
-            asyncio.run(_demo(args.rate, args.duration, args.faults))
+            asyncio.run(_demo(args.rate, args.duration, args.faults, args.port))
     except KeyboardInterrupt:
         return 130
     except (ValueError, OSError) as error:
@@ -104,6 +139,46 @@ async def _simulate(simulator: Simulator, duration: float | None) -> None:
             last = now
 
 
+async def _start_server(server: Server) -> Server:
+    """Starts ``server``; on a port in use, on any free one instead (said on stderr)."""
+    try:
+        return await server.start()
+    except OSError as error:
+        if server._port == 0:  # noqa: SLF001 - the CLI owns this server
+            raise
+        print(f"port {server._port} is not free ({error}); using any free port", file=sys.stderr)  # noqa: SLF001
+        server._port = 0  # noqa: SLF001
+        return await server.start()
+
+
+async def _serve(server: Server, symbols: dict[str, list[str]], source: str, rate: int, duration: float | None) -> None:
+    """The server fed by a feed (on the simulator or live) until ``duration`` or Ctrl-C."""
+    async with contextlib.AsyncExitStack() as stack:
+        urls: dict[str, str] = {}
+        if source == "simulator":
+            all_symbols = sorted({symbol for venue_symbols in symbols.values() for symbol in venue_symbols})
+            sim = await stack.enter_async_context(Simulator(list(symbols), all_symbols, rate=rate))
+            urls = sim.urls()
+        await _start_server(server)
+        stack.push_async_callback(server.stop)
+        feed = Feed(urls=urls)
+        for venue, venue_symbols in symbols.items():
+            feed.subscribe(venue, venue_symbols, CHANNELS)
+        feed.broadcast(server)
+        await stack.enter_async_context(feed)
+        print(f"dashboard {server.url}  websocket {server.ws_url}  ({source}: {', '.join(symbols)})", flush=True)
+        started = time.monotonic()
+        while duration is None or time.monotonic() - started < duration:
+            await asyncio.sleep(1.0 if duration is None else max(0.0, min(1.0, duration - (time.monotonic() - started))))
+            metrics = server.metrics()
+            print(
+                f"clients {metrics['connections_active']:>4}  published {metrics['messages_published']:>10,}  "
+                f"sent {metrics['messages_sent']:>10,}  conflated {metrics['conflated_messages']:>8,}  "
+                f"lagged {metrics['lagged_clients']}  refused {metrics['connections_refused']}",
+                flush=True,
+            )
+
+
 #: What the demo subscribes to on each venue (every channel of each).
 DEMO_SYMBOLS: dict[str, list[str]] = {
     "binance": ["BTC/USDT", "ETH/USDT"],
@@ -139,14 +214,14 @@ class _VenueTally:
         return rate, p50, p99
 
 
-async def _demo(rate: int, duration: float | None, faults: float) -> None:
+async def _demo(rate: int, duration: float | None, faults: float, port: int) -> None:
     """The simulator for all five venues and a feed on every channel of two symbols each;
     a line per venue every second until ``duration`` or Ctrl-C, then a summary."""
     symbols = sorted({symbol for venue_symbols in DEMO_SYMBOLS.values() for symbol in venue_symbols})
     tallies = {venue: _VenueTally() for venue in DEMO_SYMBOLS}
     started = time.monotonic()
     deadline = None if duration is None else started + duration
-    async with Simulator(list(DEMO_SYMBOLS), symbols, rate=rate, faults=faults) as sim:
+    async with Simulator(list(DEMO_SYMBOLS), symbols, rate=rate, faults=faults) as sim, await _start_server(Server(port=port)) as server:
         # Loopback answers in microseconds: short heartbeat and close limits show recovery from a
         # stalled or dropped connection within seconds.
         feed = Feed(urls=sim.urls(), ping_interval=1.0, stale_timeout=3.0, close_timeout=1.0)
@@ -164,6 +239,8 @@ async def _demo(rate: int, duration: float | None, faults: float) -> None:
         for register in (feed.on_trade, feed.on_bbo, feed.on_book, feed.on_ticker):
             register(on_event)
         feed.on_error(on_error)
+        feed.broadcast(server)
+        print(f"dashboard {server.url}", flush=True)
         print(f"tickwire demo: simulated {', '.join(DEMO_SYMBOLS)} at {rate:,} happenings/s each"
               f"{f', {faults:g} faults/min' if faults else ''}; Ctrl-C to stop", flush=True)
         try:
