@@ -46,7 +46,6 @@ from .protocol import (
     ResumeData,
     Resumed,
     ResyncRequired,
-    ResyncRequiredData,
     ServerMessage,
     Subscribe,
     SubscribeData,
@@ -221,9 +220,10 @@ class Client:
             dropped on this side.
 
     Attributes:
-        resync_required: True once critical messages this client missed are known to be lost
-            (the server answered ``Resume`` with ``ResyncRequired``, or it restarted); rebuild
-            the state they describe by other means, then set it back to False.
+        resync_required: True once the server answered ``Resume`` with ``ResyncRequired``:
+            critical messages this client missed are gone from its history, or the server
+            restarted. Rebuild the state they describe by other means, then set it back to
+            False.
 
     Raises:
         TypeError: ``channels`` or ``symbols`` is a single string rather than a collection.
@@ -278,7 +278,7 @@ class Client:
         # critical messages queued before it, so a higher number seen does not prove that the
         # critical messages below it arrived.
         self._received_through = 0
-        self._resume_from: int | None = None
+        self._resume_from = 0
         self._resume_pending = False
         self._replay_guard = _ReplayGuard(_REPLAY_MEMORY)
         self._invalid_messages = 0
@@ -302,7 +302,9 @@ class Client:
 
     @property
     def last_seq(self) -> int | None:
-        """The highest sequence number received from the server; ``None`` before any."""
+        """The highest sequence number received, ``None`` before any. Each connection starts it
+        over at its ``Connected`` (a restarted server numbers from 1 again); replays of older
+        critical messages do not lower it."""
         return self._last_seq
 
     @property
@@ -525,7 +527,7 @@ class Client:
                 await self._read(connection)
             except ConnectionClosed as lost:
                 self._connection = None
-                self._connection_lost(lost)
+                self._call_off_requests(lost)
                 attempt = await self._before_retry(1, lost)
 
     async def _before_retry(self, attempt: int, error: BaseException) -> int:
@@ -562,16 +564,13 @@ class Client:
             self._connect_url, open_timeout=self._open_timeout, close_timeout=self._open_timeout
         )
         try:
-            connected = await self._receive_until(connection, Connected, deadline)
-            restart = self._begin_connection(connected)
-            if restart is not None:
-                await self._inbox.put(restart)
+            await self._receive_until(connection, Connected, deadline)
             requests, self._handshake_filter = self._subscription_setup()
             for request in requests:
                 await connection.send(_encode(request))
                 await self._receive_until(connection, SubscriptionConfirmed, deadline)
             self._handshake_filter = None
-            if self._resume_pending and self._resume_from is not None:
+            if self._resume_pending:
                 await connection.send(_encode(Resume(data=ResumeData(last_seq=self._resume_from))))
         except BaseException:
             self._handshake_filter = None
@@ -597,48 +596,29 @@ class Client:
             return [Subscribe(data=requested)], expected
         return [], None
 
-    def _begin_connection(self, connected: Connected) -> ResyncRequired | None:
-        """Take note of where the server's sequence stands on a new connection.
-
-        Returns:
-            A ``ResyncRequired`` for the reader when the server's numbering went back below
-            where this client stood, that is the server restarted and what it sent before is
-            out of reach; else ``None``.
-        """
+    def _begin_connection(self, connected: Connected) -> None:
+        """Take note of where the server's numbering stands on a new connection, and after an
+        earlier one, of where to resume from."""
+        # After an earlier connection, resume from what it received; a resume that another loss
+        # cut short keeps its starting point.
+        if self._last_seq is not None and not self._resume_pending:
+            self._resume_from = self._received_through
+            self._resume_pending = True
         start = connected.data.last_seq if connected.data is not None else connected.seq
         self._received_through = start
-        if not self._resume_pending or self._resume_from is None or start >= self._resume_from:
-            return None
-        logger.warning(
-            "%s: the server's sequence restarted (it stands at %d, this client had reached %d): "
-            "messages sent before the restart are lost",
-            self._url,
-            start,
-            self._resume_from,
-        )
-        lost_from = self._resume_from
-        # The new numbering starts over: resume from its beginning, and forget the old numbers.
-        self._resume_from = 0
-        self._replay_guard.clear()
         self._last_seq = connected.seq
-        self.resync_required = True
-        return ResyncRequired(
-            seq=connected.seq,
-            timestamp=connected.timestamp,
-            message="the server restarted; critical messages sent before the restart are lost",
-            data=ResyncRequiredData(last_seq=lost_from, oldest_seq=0),
-        )
+        if self._resume_pending and start < self._resume_from:
+            # The numbering went back: another server instance (a restart). It answers the
+            # Resume with ResyncRequired, and numbers remembered from before mean nothing now.
+            logger.warning("%s: the server's numbering restarted (%d, after %d here)", self._url, start, self._resume_from)
+            self._replay_guard.clear()
 
-    def _connection_lost(self, error: ConnectionClosed) -> None:
+    def _call_off_requests(self, error: ConnectionClosed) -> None:
         closed = ConnectionClosed(
             f"connection to {self._url} lost: {self._redact(str(error))}", self._url, error.code, error.reason
         )
         _call_off(self._awaiting_confirmation, closed)
         _call_off(self._awaiting_pong, closed)
-        # A resume cut short is asked for again from where it started.
-        if not self._resume_pending:
-            self._resume_from = self._received_through
-            self._resume_pending = True
 
     def _fail(self, error: BaseException) -> None:
         self._failure = error
@@ -681,6 +661,9 @@ class Client:
 
     def _accept(self, message: ServerMessage) -> bool:
         """Keep the books on ``message``; whether the reader gets it."""
+        if isinstance(message, Connected):
+            self._begin_connection(message)
+            return True
         if self._last_seq is None or message.seq > self._last_seq:
             self._last_seq = message.seq
         if isinstance(message, Pong):
@@ -715,10 +698,8 @@ class Client:
     def _set_state(self, change: ClientStateChange) -> None:
         self._state = change.state
         if change.state == "reconnecting":
-            logger.warning(
-                "%s: retry %d in %.3g s after: %s", self._url, change.attempt, change.delay or 0.0,
-                self._redact(str(change.error)),
-            )
+            error = self._redact(str(change.error))
+            logger.warning("%s: retry %d in %.3g s after: %s", self._url, change.attempt, change.delay or 0.0, error)
         else:
             logger.debug("%s: %s", self._url, change.state)
         loop = asyncio.get_running_loop()
