@@ -14,6 +14,7 @@
 //! - [`venues`]: each exchange's protocol, from subscribe request to normalized event.
 //! - [`sim`]: the exchange simulator: each venue's protocol over synthetic markets, faults.
 //! - [`book`]: L2 order books and each venue's rule for proving them (sequences, checksums).
+//! - [`server`]: the broadcast server: normalized data out to many WebSocket clients.
 //! - [`metrics`]: the latency histogram behind the feed's processing-time figures.
 //! - [`runtime`]: the process-wide tokio runtime that runs every connection.
 //! - [`error`]: the one error type, carrying its cause.
@@ -32,6 +33,7 @@ pub mod pool;
 pub mod protocol;
 pub mod router;
 pub mod runtime;
+pub mod server;
 pub mod sim;
 pub mod subscribe;
 pub mod transport;

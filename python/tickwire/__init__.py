@@ -23,6 +23,7 @@ from . import _core
 from ._core import BBO, BookInvalid, BookUpdate, BookView, Ticker, Trade, parse
 from .events import CHANNELS, Ack, Channel, Lagged
 from .feed import BUILTIN_VENUES, Feed, Strategy
+from .server import Server
 from .simulator import FAULTS, Fault, Simulator
 from .venue import Subscription, Venue
 from .session import (
@@ -75,6 +76,7 @@ __all__ = [
     "BreakerPolicy",
     "ConnectOptions",
     "ReconnectPolicy",
+    "Server",
     "Session",
     "SessionEvent",
     "Simulator",

@@ -14,6 +14,7 @@ __all__ = [
     "Connection",
     "Dispatch",
     "LatencyHistogram",
+    "Server",
     "Session",
     "Simulator",
     "Subscriptions",
@@ -25,6 +26,7 @@ __all__ = [
     "open_session",
     "parse",
     "quiesce",
+    "start_server",
     "start_simulator",
 ]
 
@@ -683,3 +685,56 @@ def endpoint_kind(venue: str, symbol: str) -> str:
 
 def quiesce(timeout: float = 1.0) -> int:
     """Wait (at most ``timeout`` s) until no awaitable is in flight; how many still are."""
+
+def start_server(
+    host: str,
+    port: int,
+    *,
+    token: str | None = None,
+    allowed_origins: list[str] | None = None,
+    max_connections: int = 1000,
+    max_message_size: int = 65536,
+    client_rate: int = 50,
+    client_burst: int = 100,
+    heartbeat_interval: float = 30.0,
+    history: int = 10_000,
+    queue_soft_limit: int = 1024,
+    critical_limit: int = 4096,
+    dashboard_dir: str | None = None,
+) -> Server:
+    """Start a broadcast server; see ``tickwire.Server``."""
+
+@final
+class Server:
+    """Handle of one running broadcast server; wrapped by ``tickwire.Server``."""
+
+    @property
+    def host(self) -> str:
+        """The address it listens on."""
+    @property
+    def port(self) -> int:
+        """The port it listens on."""
+    @property
+    def running(self) -> bool:
+        """Whether it is serving."""
+    def publish(
+        self,
+        kind: str,
+        data: str | None = None,
+        symbol: str | None = None,
+        message: str | None = None,
+        sub_key: int = 0,
+    ) -> int:
+        """Broadcast a message (``data``: a JSON object's text); its sequence number."""
+    def connections(self) -> int:
+        """Clients connected now."""
+    def last_seq(self) -> int:
+        """The last sequence number handed out."""
+    def metrics(self) -> dict[str, int]:
+        """The counters."""
+    def prometheus(self) -> str:
+        """The metrics in Prometheus' text format."""
+    def take_logs(self) -> tuple[list[tuple[int, str]], int]:
+        """Log lines since the last call as ``(level, text)``, and how many were dropped."""
+    def stop(self, timeout: float = 2.0) -> Awaitable[None]:
+        """Stop serving; wait at most ``timeout`` s for the connections to close."""

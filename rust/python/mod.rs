@@ -3,6 +3,7 @@
 //!
 //! - [`connection`]: the `Connection` handle and `connect()`.
 //! - [`session`]: the reconnecting `Session` handle and `open_session()`.
+//! - [`server`]: the broadcast `Server` handle and `start_server()` over [`crate::server`].
 //! - [`simulator`]: the `Simulator` handle and `start_simulator()` over [`crate::sim`].
 //! - [`subscriptions`]: the `Subscriptions` handle over [`crate::subscribe`], for venues defined
 //!   in Python.
@@ -25,6 +26,7 @@ mod errors;
 mod events;
 mod metrics;
 mod options;
+mod server;
 mod session;
 mod simulator;
 mod subscriptions;
@@ -49,6 +51,8 @@ fn core_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(connection::connect, module)?)?;
     module.add_class::<session::PySession>()?;
     module.add_function(wrap_pyfunction!(session::open_session, module)?)?;
+    module.add_class::<server::PyServer>()?;
+    module.add_function(wrap_pyfunction!(server::start_server, module)?)?;
     module.add_class::<simulator::PySimulator>()?;
     module.add_function(wrap_pyfunction!(simulator::start_simulator, module)?)?;
     module.add_class::<subscriptions::PySubscriptions>()?;
