@@ -180,9 +180,11 @@ def test_policy_refuses_nonsense(options: dict[str, Any]) -> None:
         ClientReconnectPolicy(**options)
 
 
-def test_a_lone_string_is_not_a_list_of_channels() -> None:
+def test_channels_are_checked_before_any_connection() -> None:
     with pytest.raises(TypeError, match="not a string"):
         Client("ws://127.0.0.1:1/ws", channels="TradeExecuted")
+    with pytest.raises(ValueError, match="unknown channel.*Trades"):
+        Client("ws://127.0.0.1:1/ws", channels=["TradeExecuted", "Trades"])
 
 
 # ---- receiving -----------------------------------------------------------------------------
@@ -489,6 +491,22 @@ async def test_nothing_outside_the_subscription_slips_in_before_it_is_confirmed(
     async with WsServer(peer) as peer_server, Client(peer_server.url, channels=["TradeExecuted"]) as client:
         received = await read_until(client, is_trade_at(4.0))
     assert [type(message) for message in received] == [Connected, SubscriptionConfirmed, TradeExecuted]
+
+
+async def test_an_unanswered_request_does_not_take_the_next_ones_answer() -> None:
+    async def peer(ws: ServerConnection) -> None:
+        await ws.send(connected_frame(1))
+        pings = 0
+        async for _request in ws:
+            pings += 1
+            if pings > 1:  # the first is dropped, as a rate limit would
+                await ws.send(json.dumps({"type": "Pong", "seq": 1 + pings, "timestamp": STAMP}))
+
+    async with WsServer(peer) as peer_server, Client(peer_server.url) as client:
+        with pytest.raises(TimeoutError):
+            await client.ping(timeout=0.2)
+        assert await client.ping(timeout=2.0) < 1.0
+        assert await client.ping(timeout=2.0) < 1.0
 
 
 async def test_messages_not_of_the_protocol_are_skipped(caplog: pytest.LogCaptureFixture) -> None:

@@ -16,8 +16,10 @@ close timeouts, WebSocket pings with stale-connection detection) and reads the s
 I/O thread, so heartbeats are answered while Python is busy. The reconnecting
 :class:`tickwire.Session` is not used: it sends fixed on-connect messages without waiting for
 the server, whereas this protocol needs ``Connected`` first, then a confirmed subscription, then a
-``Resume`` whose sequence number changes with every message received; and its backoff (first
-retry at once, with jitter) is not the dashboard's.
+``Resume`` whose sequence number changes with every critical message received; and its
+backoff (first retry at once, with jitter) is not the dashboard's. Nor is the server's
+``?resume=`` URL parameter used: it replays at once, under the default subscription (everything),
+before this client's narrower one is set up.
 """
 
 from __future__ import annotations
@@ -206,8 +208,8 @@ class Client:
 
     Args:
         url: The server's ``ws://`` or ``wss://`` URL, such as ``Server.ws_url``.
-        channels: Message types to receive (``"MarketData"``, ``"TradeExecuted"`` …); ``None``
-            for all.
+        channels: Message types to receive (``"MarketData"``, ``"TradeExecuted"`` …, the keys of
+            :data:`tickwire.protocol.PUBLISHABLE_TYPES`); ``None`` for all.
         symbols: Symbols to receive; ``None`` for all. Messages without a symbol always pass.
         token: The server's access token, sent as the ``token`` query parameter; ``None`` for
             none. It is left out of logs, ``repr`` and :attr:`url`.
@@ -227,7 +229,8 @@ class Client:
 
     Raises:
         TypeError: ``channels`` or ``symbols`` is a single string rather than a collection.
-        ValueError: ``max_queue`` or ``open_timeout`` is not positive.
+        ValueError: A channel is not a message type of the protocol, or ``max_queue`` or
+            ``open_timeout`` is not positive.
     """
 
     def __init__(
@@ -431,7 +434,8 @@ class Client:
                 the confirmation.
             TimeoutError: No confirmation within ``timeout`` seconds.
             TypeError: ``channels`` or ``symbols`` is a single string.
-            ValueError: Neither channels nor symbols are named.
+            ValueError: Neither channels nor symbols are named, or a channel is not a message
+                type of the protocol.
         """
         return await self._change_subscription(Subscribe(data=_subscribe_data(channels, symbols)), timeout)
 
@@ -453,7 +457,8 @@ class Client:
                 the confirmation.
             TimeoutError: No confirmation within ``timeout`` seconds.
             TypeError: ``channels`` or ``symbols`` is a single string.
-            ValueError: Neither channels nor symbols are named.
+            ValueError: Neither channels nor symbols are named, or a channel is not a message
+                type of the protocol.
         """
         return await self._change_subscription(Unsubscribe(data=_subscribe_data(channels, symbols)), timeout)
 
@@ -471,25 +476,32 @@ class Client:
             ConnectionClosed: The client is not connected, or the connection was lost first.
             TimeoutError: No ``Pong`` within ``timeout`` seconds.
         """
-        connection = self._open_connection()
         loop = asyncio.get_running_loop()
-        pong = loop.create_future()
-        self._awaiting_pong.append(pong)
         sent_at = loop.time()
-        await _send_request(connection, Ping(), pong)
-        async with asyncio.timeout(timeout):
-            await pong
+        await self._ask(Ping(), self._awaiting_pong, timeout)
         return loop.time() - sent_at
 
     async def _change_subscription(self, request: Subscribe | Unsubscribe, timeout: float) -> SubscriptionConfirmed:
         if request.data.channels is None and request.data.symbols is None:
             raise ValueError("name channels, symbols or both")
+        return await self._ask(request, self._awaiting_confirmation, timeout)
+
+    async def _ask(self, request: ClientMessage, waiting: collections.deque[asyncio.Future[_T]], timeout: float) -> _T:
+        """Send ``request`` and wait for its answer: the next one of its kind, as the server
+        answers in order."""
         connection = self._open_connection()
-        confirmation: asyncio.Future[SubscriptionConfirmed] = asyncio.get_running_loop().create_future()
-        self._awaiting_confirmation.append(confirmation)
-        await _send_request(connection, request, confirmation)
-        async with asyncio.timeout(timeout):
-            return await confirmation
+        answer: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
+        # In line before sending: the answer may be read while the send waits for room.
+        waiting.append(answer)
+        try:
+            await connection.send(_encode(request))
+            async with asyncio.timeout(timeout):
+                return await answer
+        finally:
+            # A request left unanswered (the server drops requests over its rate limit) leaves
+            # the line, so that later answers go to the requests they answer.
+            if answer in waiting:
+                waiting.remove(answer)
 
     def _open_connection(self) -> Connection:
         if self._state != "connected" or self._connection is None:
@@ -733,21 +745,17 @@ def _names(names: Iterable[str] | None, what: str) -> list[str] | None:
 
 
 def _subscribe_data(channels: Iterable[str] | None, symbols: Iterable[str] | None) -> SubscribeData:
-    return SubscribeData(channels=_names(channels, "channels"), symbols=_names(symbols, "symbols"))
+    channel_names = _names(channels, "channels")
+    unknown = sorted(set(channel_names or ()) - set(PUBLISHABLE_TYPES))
+    if unknown:
+        # Caught here, not by the server: it answers an unknown channel with an Error instead
+        # of a confirmation, which a (re)connecting client would wait for in vain.
+        raise ValueError(f"unknown channel(s) {', '.join(unknown)}; channels are {', '.join(sorted(PUBLISHABLE_TYPES))}")
+    return SubscribeData(channels=channel_names, symbols=_names(symbols, "symbols"))
 
 
 def _encode(message: ClientMessage) -> str:
     return msgspec.json.encode(message).decode()
-
-
-async def _send_request(connection: Connection, request: ClientMessage, answer: asyncio.Future[_T]) -> None:
-    """Send ``request``, whose ``answer`` is already waiting in line (the reply could be read
-    while the send waits for room); if the send fails, the answer is called off."""
-    try:
-        await connection.send(_encode(request))
-    except BaseException:
-        answer.cancel()
-        raise
 
 
 def _kind(message: ServerMessage) -> str:
@@ -771,8 +779,7 @@ def _wanted(message: ServerMessage, subscription: SubscriptionData) -> bool:
 
 
 def _answer(waiting: collections.deque[asyncio.Future[_T]], result: _T) -> None:
-    """Answer the oldest request: the server answers in order. One that timed out is still
-    taken, so that a late answer is not handed to the request after it."""
+    """Answer the oldest request waiting: the server answers in order."""
     if waiting:
         request = waiting.popleft()
         if not request.done():
