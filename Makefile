@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: demo test test-rust test-python lint bench build deps
+.PHONY: demo test test-rust test-python lint bench build deps browser
 
 $(VENV)/.deps: requirements-dev.txt requirements-bench.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,12 @@ demo: build
 test-rust:
 	cargo test --quiet
 
-test-python: build
+# The dashboard's tests drive a headless Chromium from Debian.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		{ apt-get update && apt-get install -y --no-install-recommends chromium chromium-driver; }
+
+test-python: build browser
 	$(PY) -m pytest -q
 
 test: test-rust test-python

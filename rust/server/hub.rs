@@ -45,6 +45,9 @@ pub struct Client {
     pub outbox: Mutex<Outbox>,
     /// Wakes its writer.
     pub wake: Notify,
+    /// Tells its writer, even in the middle of a write, that it fell behind on critical
+    /// messages.
+    pub lagging: Notify,
 }
 
 impl Client {
@@ -212,8 +215,11 @@ impl Hub {
 
     fn after_push(&self, client: &Client, push: Push) {
         match push {
-            // A lagging client's writer sees the lag when it next takes the queue.
-            Push::Queued { was_empty: true } | Push::Lagged => client.wake.notify_one(),
+            Push::Queued { was_empty: true } => client.wake.notify_one(),
+            Push::Lagged => {
+                client.wake.notify_one();
+                client.lagging.notify_one();
+            }
             Push::Conflated => {
                 self.metrics.conflated.inc();
             }
@@ -242,6 +248,7 @@ impl Hub {
             id,
             outbox: Mutex::new(Outbox::new(self.config.queue_soft_limit, self.config.critical_limit)),
             wake: Notify::new(),
+            lagging: Notify::new(),
         });
         let mut sequenced = lock(&self.sequenced);
         let connected_seq = sequenced.seq;

@@ -35,6 +35,8 @@ enum Ended {
     Dead,
     Lagged(u64),
     Flooded,
+    /// Not reading at all: a write did not finish in time (after lagging, or ever).
+    Stuck,
     Error(WsError),
 }
 
@@ -51,13 +53,13 @@ impl Ended {
             Self::Error(WsError::Capacity(_)) => (CloseCode::Size, "message too big".to_owned()),
             Self::Error(WsError::Utf8(_)) => (CloseCode::Invalid, "invalid UTF-8".to_owned()),
             Self::Error(WsError::Protocol(error)) => (CloseCode::Protocol, error.to_string()),
-            Self::ClientClosed(_) | Self::Error(_) => return None,
+            Self::ClientClosed(_) | Self::Error(_) | Self::Stuck => return None,
         };
         Some(CloseFrame { code, reason: Utf8Bytes::from(reason) })
     }
 
     const fn is_error(&self) -> bool {
-        matches!(self, Self::Error(_) | Self::Dead)
+        matches!(self, Self::Error(_) | Self::Dead | Self::Stuck)
     }
 }
 
@@ -88,8 +90,15 @@ pub async fn run(
                     outbox.take(&mut batch);
                     outbox.lagged()
                 };
-                if let Err(error) = write_batch(&mut socket, &mut batch, &hub).await {
-                    break Ended::Error(error);
+                match write_or_give_up(&mut socket, &mut batch, &hub, &client).await {
+                    Written::Done => {}
+                    Written::Failed(error) => break Ended::Error(error),
+                    Written::Stuck => {
+                        if client.outbox().lagged().is_some() {
+                            hub.metrics.lagged_clients.inc();
+                        }
+                        break Ended::Stuck;
+                    }
                 }
                 if let Some(count) = lagged {
                     tell_lagged(&mut socket, &hub, count).await;
@@ -227,6 +236,41 @@ fn unix_now_ns() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// How a batch write ended.
+enum Written {
+    Done,
+    Failed(WsError),
+    Stuck,
+}
+
+/// How long a lagging client's pending write may still take before the connection is dropped.
+const LAG_GRACE: Duration = Duration::from_secs(1);
+
+/// Writes `batch`, giving up on a client that does not read: one that lagged on critical
+/// messages gets [`LAG_GRACE`] to take the write, any other two heartbeat intervals.
+async fn write_or_give_up(
+    socket: &mut Socket,
+    batch: &mut Vec<Shared>,
+    hub: &Hub,
+    client: &Client,
+) -> Written {
+    let limit = hub.config().heartbeat_interval * 2;
+    let write = tokio::time::timeout(limit, write_batch(socket, batch, hub));
+    tokio::pin!(write);
+    let result = tokio::select! {
+        result = &mut write => result,
+        () = client.lagging.notified() => match tokio::time::timeout(LAG_GRACE, &mut write).await {
+            Ok(result) => result,
+            Err(_) => return Written::Stuck,
+        },
+    };
+    match result {
+        Ok(Ok(())) => Written::Done,
+        Ok(Err(error)) => Written::Failed(error),
+        Err(_) => Written::Stuck,
+    }
 }
 
 /// Writes `batch` with one flush.
