@@ -24,6 +24,7 @@ from ._core import BBO, BookInvalid, BookUpdate, BookView, Ticker, Trade, parse
 from .events import CHANNELS, Ack, Channel, Lagged
 from .feed import BUILTIN_VENUES, Feed, Strategy
 from .server import Server
+from .server_client import Client, ClientGaveUp, ClientReconnectPolicy, ClientStateChange
 from .simulator import FAULTS, Fault, Simulator
 from .venue import Subscription, Venue
 from .session import (
@@ -63,6 +64,10 @@ __all__ = [
     "BookUpdate",
     "BookView",
     "Channel",
+    "Client",
+    "ClientGaveUp",
+    "ClientReconnectPolicy",
+    "ClientStateChange",
     "FAULTS",
     "Fault",
     "Feed",

@@ -70,6 +70,10 @@ class ConnectedData(msgspec.Struct, frozen=True):
     heartbeat_interval: float
     #: The server's last sequence number when the client connected.
     last_seq: int
+    #: Names the server instance: when it changes, the server restarted and sequence
+    #: numbers started again (``Resume`` from an old number is meaningless then). Empty from
+    #: servers that do not say.
+    instance: str = ""
 
 
 class MarketDataData(msgspec.Struct, frozen=True):

@@ -88,6 +88,9 @@ pub struct Hub {
     /// The counters and histograms.
     pub metrics: ServerMetrics,
     started: Instant,
+    /// Names this server instance: a client that sees it change knows the server restarted
+    /// (and sequence numbers started again).
+    instance: String,
 }
 
 impl Hub {
@@ -103,6 +106,7 @@ impl Hub {
             logs: Mutex::new((VecDeque::new(), 0)),
             metrics: ServerMetrics::default(),
             started: Instant::now(),
+            instance: format!("{:016x}", rand::random::<u64>()),
         }
     }
 
@@ -256,6 +260,7 @@ impl Hub {
             "server": "tickwire",
             "version": env!("CARGO_PKG_VERSION"),
             "client_id": id,
+            "instance": self.instance,
             "heartbeat_interval": self.config.heartbeat_interval.as_secs_f64(),
             "last_seq": connected_seq,
         })
