@@ -703,6 +703,7 @@ def start_server(
     queue_soft_limit: int = 1024,
     critical_limit: int = 4096,
     dashboard_dir: str | None = None,
+    echo_route: bool = False,
 ) -> Server:
     """Start a broadcast server; see ``tickwire.Server``."""
 

@@ -70,6 +70,8 @@ class Server:
         critical_limit: Critical messages queued beyond which a client is told ``LAGGED`` and
             dropped.
         dashboard: Serve the dashboard at ``/`` (default True).
+        echo_route: Also serve ``/echo``, echoing every message through the same accept path
+            and close-code policy as ``/ws`` (for conformance tests; default False).
 
     Raises:
         ValueError: A setting out of range (at :meth:`start`).
@@ -92,6 +94,7 @@ class Server:
         queue_soft_limit: int = 1024,
         critical_limit: int = 4096,
         dashboard: bool = True,
+        echo_route: bool = False,
     ) -> None:
         self.host = host
         self._port = port
@@ -107,6 +110,7 @@ class Server:
             "queue_soft_limit": queue_soft_limit,
             "critical_limit": critical_limit,
             "dashboard_dir": str(DASHBOARD_DIR) if dashboard and DASHBOARD_DIR.is_dir() else None,
+            "echo_route": echo_route,
         }
         self._core: _core.Server | None = None
         self._logs: asyncio.Task[None] | None = None

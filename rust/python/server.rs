@@ -42,6 +42,7 @@ fn seconds(name: &str, value: f64) -> PyResult<Duration> {
     host, port, *, token = None, allowed_origins = None, max_connections = 1000,
     max_message_size = 65536, client_rate = 50, client_burst = 100, heartbeat_interval = 30.0,
     history = 10_000, queue_soft_limit = 1024, critical_limit = 4096, dashboard_dir = None,
+    echo_route = false,
 ))]
 #[expect(clippy::too_many_arguments, reason = "the keyword options of tickwire.Server, converted once")]
 pub fn start_server(
@@ -58,6 +59,7 @@ pub fn start_server(
     queue_soft_limit: usize,
     critical_limit: usize,
     dashboard_dir: Option<PathBuf>,
+    echo_route: bool,
 ) -> PyResult<PyServer> {
     let config = ServerConfig {
         host: host.clone(),
@@ -73,6 +75,7 @@ pub fn start_server(
         queue_soft_limit,
         critical_limit,
         dashboard_dir,
+        echo_route,
     };
     let server = Server::start(config)?;
     let port = server.address().port();

@@ -39,6 +39,9 @@ pub struct ServerConfig {
     pub critical_limit: usize,
     /// Where the dashboard's files are (`index.html` at `/`, the rest under `/static/`).
     pub dashboard_dir: Option<PathBuf>,
+    /// Also serve `/echo`: the same accept path and close-code policy as `/ws`, echoing every
+    /// message (for conformance tests).
+    pub echo_route: bool,
 }
 
 impl Default for ServerConfig {
@@ -57,6 +60,7 @@ impl Default for ServerConfig {
             queue_soft_limit: 1024,
             critical_limit: 4096,
             dashboard_dir: None,
+            echo_route: false,
         }
     }
 }

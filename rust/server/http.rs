@@ -264,7 +264,8 @@ fn route(request: Request<Incoming>, peer: SocketAddr, shared: &Shared) -> Respo
         text(StatusCode::METHOD_NOT_ALLOWED, "only GET")
     } else {
         match request.uri().path() {
-            "/ws" => upgrade(request, peer, shared, allowed),
+            "/ws" => upgrade(request, peer, shared, allowed, Route::Broadcast),
+            "/echo" if hub.config().echo_route => upgrade(request, peer, shared, allowed, Route::Echo),
             "/" | "/index.html" => match shared.assets.get("index.html") {
                 Some(asset) => response(StatusCode::OK, asset.content_type, asset.body.clone()),
                 None => {
@@ -318,12 +319,23 @@ fn refuse(hub: &Hub, status: StatusCode, peer: SocketAddr, why: &str) -> Respons
     text(status, why.to_owned())
 }
 
-/// The WebSocket upgrade of `/ws`, after the checks that refuse it before it happens.
+/// What an upgraded connection serves.
+#[derive(Debug, Clone, Copy)]
+enum Route {
+    /// The broadcast protocol (`/ws`).
+    Broadcast,
+    /// Every message echoed (`/echo`, for conformance tests).
+    Echo,
+}
+
+/// The WebSocket upgrade of `/ws` (and `/echo`), after the checks that refuse it before it
+/// happens.
 fn upgrade(
     mut request: Request<Incoming>,
     peer: SocketAddr,
     shared: &Shared,
     origin_allowed: bool,
+    route: Route,
 ) -> Response<Body> {
     let hub = &shared.hub;
     let headers = request.headers();
@@ -388,7 +400,12 @@ fn upgrade(
                 let socket =
                     WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
                         .await;
-                session::run(socket, hub_for_task.clone(), resume, peer.to_string(), shutdown).await;
+                match route {
+                    Route::Broadcast => {
+                        session::run(socket, hub_for_task.clone(), resume, peer.to_string(), shutdown).await;
+                    }
+                    Route::Echo => session::echo(socket, shutdown).await,
+                }
             }
             Err(error) => {
                 hub_for_task.metrics.connection_errors.inc();

@@ -150,12 +150,7 @@ pub async fn run(
         }
     };
     hub.leave(&client);
-    if let Some(frame) = ended.close_frame() {
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.close(Some(frame))).await;
-    } else if matches!(ended, Ended::ClientClosed(_)) {
-        // Answer the client's close (tungstenite queued the reply) and let it end.
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.close(None)).await;
-    }
+    close(&mut socket, &ended).await;
     if ended.is_error() {
         hub.metrics.connection_errors.inc();
     }
@@ -168,6 +163,44 @@ pub async fn run(
             started.elapsed().as_secs_f64()
         ),
     );
+}
+
+/// Echoes every message until the peer closes, with the close-code policy of [`run`]: the
+/// route conformance tests exercise the accept path and frame handling through.
+pub async fn echo(mut socket: Socket, mut shutdown: watch::Receiver<bool>) {
+    let ended = loop {
+        let frame = tokio::select! {
+            _ = shutdown.changed() => break Ended::Shutdown,
+            frame = socket.next() => frame,
+        };
+        let reply = match frame {
+            None => break Ended::ClientClosed(None),
+            Some(Err(error)) => break Ended::Error(error),
+            Some(Ok(Message::Close(frame))) => break Ended::ClientClosed(frame.map(|f| u16::from(f.code))),
+            Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => message,
+            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {
+                // A ping's pong is queued by tungstenite: send it now.
+                if let Err(error) = socket.flush().await {
+                    break Ended::Error(error);
+                }
+                continue;
+            }
+        };
+        if let Err(error) = socket.send(reply).await {
+            break Ended::Error(error);
+        }
+    };
+    close(&mut socket, &ended).await;
+}
+
+/// Ends the connection as `ended` says: our close frame, or the answer to the peer's.
+async fn close(socket: &mut Socket, ended: &Ended) {
+    if let Some(frame) = ended.close_frame() {
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.close(Some(frame))).await;
+    } else if matches!(ended, Ended::ClientClosed(_)) {
+        // Answer the client's close (tungstenite queued the reply) and let it end.
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.close(None)).await;
+    }
 }
 
 /// What the rate limit says of a client message.
