@@ -14,13 +14,16 @@ import json
 import os
 import random
 import socket
+import ssl
 import urllib.error
 import urllib.request
 from email.message import Message
+from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
+import trustme
 import websockets
 from websockets.asyncio.client import ClientConnection
 
@@ -443,3 +446,32 @@ async def test_a_feed_broadcasts_every_trade_tickers_candles_and_book_tops_conve
         assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
         await ws.close()
         sim.resume()
+
+
+async def test_tls_serves_wss_and_https_with_the_given_certificate(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    leaf = ca.issue_cert("127.0.0.1")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    leaf.private_key_pem.write_to_path(key)
+    leaf.cert_chain_pems[0].write_to_path(cert)
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    async with asyncio.timeout(20), tickwire.Server(port=0, tls_cert=cert, tls_key=key) as server:
+        assert server.ws_url.startswith("wss://") and server.url.startswith("https://")
+        ws = await connect(server, ssl=context)
+        seq = server.publish("MarketData", market_data("BTCUSDT", 1))
+        assert (await receive(ws)).seq == seq
+        await ws.close()
+
+        def get_health() -> bytes:
+            with urllib.request.urlopen(server.url + "/health", context=context, timeout=5) as response:  # noqa: S310
+                body: bytes = response.read()
+                return body
+
+        assert json.loads(await asyncio.to_thread(get_health))["status"] == "ok"
+        # A client that does not trust the CA is refused by its own TLS check; the server goes on.
+        with pytest.raises(ssl.SSLCertVerificationError):
+            await websockets.connect(server.ws_url, open_timeout=5)
+        await asyncio.wait_for(_until(lambda: server.metrics()["connection_errors"] == 1), 5)
+    with pytest.raises(OSError, match="TLS certificate"):
+        await tickwire.Server(port=0, tls_cert=key, tls_key=key).start()

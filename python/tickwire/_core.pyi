@@ -704,6 +704,8 @@ def start_server(
     critical_limit: int = 4096,
     dashboard_dir: str | None = None,
     echo_route: bool = False,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
 ) -> Server:
     """Start a broadcast server; see ``tickwire.Server``."""
 

@@ -70,6 +70,8 @@ class Server:
         critical_limit: Critical messages queued beyond which a client is told ``LAGGED`` and
             dropped.
         dashboard: Serve the dashboard at ``/`` (default True).
+        tls_cert: PEM certificate chain (leaf first): serve ``https``/``wss`` with it.
+        tls_key: Its PEM private key.
         echo_route: Also serve ``/echo``, echoing every message through the same accept path
             and close-code policy as ``/ws`` (for conformance tests; default False).
 
@@ -95,7 +97,10 @@ class Server:
         critical_limit: int = 4096,
         dashboard: bool = True,
         echo_route: bool = False,
+        tls_cert: str | os.PathLike[str] | None = None,
+        tls_key: str | os.PathLike[str] | None = None,
     ) -> None:
+        self.tls = tls_cert is not None
         self.host = host
         self._port = port
         self._options: dict[str, Any] = {
@@ -111,6 +116,8 @@ class Server:
             "critical_limit": critical_limit,
             "dashboard_dir": str(DASHBOARD_DIR) if dashboard and DASHBOARD_DIR.is_dir() else None,
             "echo_route": echo_route,
+            "tls_cert": None if tls_cert is None else os.fspath(tls_cert),
+            "tls_key": None if tls_key is None else os.fspath(tls_key),
         }
         self._core: _core.Server | None = None
         self._logs: asyncio.Task[None] | None = None
@@ -156,12 +163,12 @@ class Server:
     @property
     def url(self) -> str:
         """``http://host:port``: the dashboard."""
-        return f"http://{self._url_host()}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self._url_host()}:{self.port}"
 
     @property
     def ws_url(self) -> str:
         """``ws://host:port/ws``: the WebSocket endpoint."""
-        return f"ws://{self._url_host()}:{self.port}/ws"
+        return f"{'wss' if self.tls else 'ws'}://{self._url_host()}:{self.port}/ws"
 
     def _url_host(self) -> str:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host

@@ -10,13 +10,15 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use super::awaitable::awaitable;
-use crate::server::{Server, ServerConfig, ServerError};
+use crate::server::{Server, ServerConfig, ServerError, TlsFiles};
 
 impl From<ServerError> for PyErr {
     fn from(error: ServerError) -> Self {
         match error {
             ServerError::Runtime(error) => error.into(),
-            ServerError::Bind { .. } | ServerError::Dashboard { .. } => PyOSError::new_err(error.to_string()),
+            ServerError::Bind { .. } | ServerError::Dashboard { .. } | ServerError::Tls { .. } => {
+                PyOSError::new_err(error.to_string())
+            }
             ServerError::Config(_) | ServerError::Publish(_) => PyValueError::new_err(error.to_string()),
         }
     }
@@ -42,7 +44,7 @@ fn seconds(name: &str, value: f64) -> PyResult<Duration> {
     host, port, *, token = None, allowed_origins = None, max_connections = 1000,
     max_message_size = 65536, client_rate = 50, client_burst = 100, heartbeat_interval = 30.0,
     history = 10_000, queue_soft_limit = 1024, critical_limit = 4096, dashboard_dir = None,
-    echo_route = false,
+    echo_route = false, tls_cert = None, tls_key = None,
 ))]
 #[expect(clippy::too_many_arguments, reason = "the keyword options of tickwire.Server, converted once")]
 pub fn start_server(
@@ -60,7 +62,14 @@ pub fn start_server(
     critical_limit: usize,
     dashboard_dir: Option<PathBuf>,
     echo_route: bool,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
 ) -> PyResult<PyServer> {
+    let tls = match (tls_cert, tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+        (None, None) => None,
+        _ => return Err(PyValueError::new_err("tls_cert and tls_key go together")),
+    };
     let config = ServerConfig {
         host: host.clone(),
         port,
@@ -76,6 +85,7 @@ pub fn start_server(
         critical_limit,
         dashboard_dir,
         echo_route,
+        tls,
     };
     let server = Server::start(config)?;
     let port = server.address().port();

@@ -39,6 +39,8 @@ pub struct ServerConfig {
     pub critical_limit: usize,
     /// Where the dashboard's files are (`index.html` at `/`, the rest under `/static/`).
     pub dashboard_dir: Option<PathBuf>,
+    /// Serve TLS (`https`, `wss`) with this certificate chain and key (PEM files).
+    pub tls: Option<TlsFiles>,
     /// Also serve `/echo`: the same accept path and close-code policy as `/ws`, echoing every
     /// message (for conformance tests).
     pub echo_route: bool,
@@ -61,6 +63,7 @@ impl Default for ServerConfig {
             critical_limit: 4096,
             dashboard_dir: None,
             echo_route: false,
+            tls: None,
         }
     }
 }
@@ -93,6 +96,15 @@ impl ServerConfig {
     }
 }
 
+/// The PEM files of a server's TLS identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
 /// Why a server cannot start or a message cannot be published.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -114,6 +126,16 @@ pub enum ServerError {
         path: PathBuf,
         /// The system's reason.
         source: std::io::Error,
+    },
+    /// The TLS certificate or key cannot be used.
+    #[error("cannot use the TLS certificate {cert} and key {key}: {reason}")]
+    Tls {
+        /// The certificate file.
+        cert: PathBuf,
+        /// The key file.
+        key: PathBuf,
+        /// What is wrong.
+        reason: String,
     },
     /// A message that cannot be published.
     #[error("cannot publish: {0}")]

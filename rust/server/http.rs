@@ -20,14 +20,17 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
-use super::config::{ServerConfig, ServerError};
+use super::config::{ServerConfig, ServerError, TlsFiles};
 use super::hub::Hub;
 use super::message::Kind;
 use super::session;
@@ -42,12 +45,46 @@ struct Asset {
 }
 
 /// What every connection task shares.
-#[derive(Debug)]
 struct Shared {
     hub: Arc<Hub>,
     assets: HashMap<String, Asset>,
     shutdown: watch::Receiver<bool>,
     address: SocketAddr,
+    tls: Option<TlsAcceptor>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("address", &self.address)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// How long a client has for the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn tls_acceptor(files: &TlsFiles) -> Result<TlsAcceptor, ServerError> {
+    let error =
+        |reason: String| ServerError::Tls { cert: files.cert.clone(), key: files.key.clone(), reason };
+    let certs = CertificateDer::pem_file_iter(&files.cert)
+        .map_err(|e| error(e.to_string()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| error(e.to_string()))?;
+    if certs.is_empty() {
+        return Err(error("no PEM certificate in the certificate file".into()));
+    }
+    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| error(e.to_string()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| error(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| error(e.to_string()))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
 /// A running broadcast server. [`Server::stop`] (or dropping it) stops it.
@@ -73,6 +110,7 @@ impl Server {
             Some(dir) => read_assets(dir)?,
             None => HashMap::new(),
         };
+        let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
         let wanted = format!("{}:{}", config.host, config.port);
         let bind = |source| ServerError::Bind { address: wanted.clone(), source };
         let listener = std::net::TcpListener::bind(&wanted).map_err(bind)?;
@@ -82,7 +120,7 @@ impl Server {
         let listener = TcpListener::from_std(listener).map_err(bind)?;
         let (shutdown, stopped) = watch::channel(false);
         let hub = Arc::new(Hub::new(config));
-        let shared = Arc::new(Shared { hub: hub.clone(), assets, shutdown: stopped, address });
+        let shared = Arc::new(Shared { hub: hub.clone(), assets, shutdown: stopped, address, tls });
         let accept = runtime.spawn(accept_loop(listener, shared));
         hub.log(20, format!("listening address={address}"));
         Ok(Self { hub, address, shutdown, accept: Some(accept) })
@@ -194,13 +232,33 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(serve_http(stream, peer, shared.clone()));
+                let shared = shared.clone();
+                match shared.tls.clone() {
+                    None => {
+                        tokio::spawn(serve_http(stream, peer, shared));
+                    }
+                    Some(acceptor) => {
+                        tokio::spawn(async move {
+                            match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                                Ok(Ok(stream)) => serve_http(stream, peer, shared).await,
+                                Ok(Err(error)) => {
+                                    shared.hub.metrics.connection_errors.inc();
+                                    shared.hub.log(30, format!("tls_failed peer={peer} error={error}"));
+                                }
+                                Err(_) => shared.hub.log(30, format!("tls_timeout peer={peer}")),
+                            }
+                        });
+                    }
+                }
             }
         }
     }
 }
 
-async fn serve_http(stream: tokio::net::TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+async fn serve_http<S>(stream: S, peer: SocketAddr, shared: Arc<Shared>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let mut shutdown = shared.shutdown.clone();
     let service = {
         let shared = shared.clone();
@@ -275,8 +333,9 @@ fn route(request: Request<Incoming>, peer: SocketAddr, shared: &Shared) -> Respo
             "/config.json" => {
                 let host = request.headers().get(header::HOST).and_then(|value| value.to_str().ok());
                 let host = host.map_or_else(|| shared.address.to_string(), str::to_owned);
-                let body =
-                    serde_json::json!({ "ws_url": format!("ws://{host}/ws"), "realtime": true }).to_string();
+                let scheme = if shared.tls.is_some() { "wss" } else { "ws" };
+                let body = serde_json::json!({ "ws_url": format!("{scheme}://{host}/ws"), "realtime": true })
+                    .to_string();
                 response(StatusCode::OK, "application/json", body)
             }
             "/health" => {

@@ -28,7 +28,7 @@ pub mod metrics;
 pub mod outbox;
 pub mod session;
 
-pub use config::{ServerConfig, ServerError};
+pub use config::{ServerConfig, ServerError, TlsFiles};
 pub use http::Server;
 pub use hub::Hub;
 pub use message::Kind;
