@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import urllib.request
 import sys
 
 VENUES = ("binance", "bybit", "okx", "coinbase", "kraken")
@@ -34,3 +35,34 @@ def test_demo_refuses_a_bad_duration() -> None:
         [sys.executable, "-m", "tickwire", "demo", "--duration", "0"], capture_output=True, text=True, timeout=30, check=False
     )
     assert done.returncode == 2 and "--duration must be positive" in done.stderr
+
+
+def test_serve_runs_the_server_fed_by_the_simulator_and_the_dashboard_answers() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tickwire", "serve", "--port", "0", "--venues", "binance,kraken", "--duration", "4"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        match = re.search(r"dashboard (http://\S+)", first)
+        assert match, first
+        with urllib.request.urlopen(match.group(1), timeout=5) as response:  # noqa: S310 - loopback
+            assert response.status == 200 and b"<html" in response.read().lower()
+        rest, errors = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, errors
+    counters = [line for line in rest.splitlines() if line.startswith("clients")]
+    assert counters and int(re.search(r"published\s+([\d,]+)", counters[-1]).group(1).replace(",", "")) > 100  # type: ignore[union-attr]
+
+
+def test_serve_refuses_an_unknown_venue() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tickwire", "serve", "--venues", "nope"], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.returncode == 2 and "unknown ['nope']" in done.stderr

@@ -49,6 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=8080, help="port (0: any free one)")
     serve.add_argument("--token", default=None, help="token clients must give (default: $TICKWIRE_SERVER_TOKEN or none)")
     serve.add_argument("--origins", default=None, help="comma-separated origins whose pages may connect ('*': any)")
+    serve.add_argument("--tls-cert", default=None, help="PEM certificate chain: serve https and wss")
+    serve.add_argument("--tls-key", default=None, help="PEM private key of --tls-cert")
     serve.add_argument("--source", choices=("simulator", "live"), default="simulator", help="where the feed reads")
     serve.add_argument("--venues", default=",".join(DEMO_SYMBOLS), help="comma-separated venues")
     serve.add_argument("--symbols", default=None, help="comma-separated unified symbols (default: two per venue)")
@@ -92,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.port,
                 token=args.token,
                 allowed_origins=_split(args.origins) if args.origins else None,
+                tls_cert=args.tls_cert,
+                tls_key=args.tls_key,
             )
             asyncio.run(_serve(server, symbols, args.source, args.rate, args.duration))
         else:

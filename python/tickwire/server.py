@@ -19,7 +19,7 @@ Example::
 Safe defaults for a local deployment: loopback, pages admitted from the server's own and
 loopback origins only. For a public one: ``host="0.0.0.0"``, a ``token`` (or the
 ``TICKWIRE_SERVER_TOKEN`` environment variable), the dashboard's origins in
-``allowed_origins``, and TLS in front.
+``allowed_origins``, and TLS (``tls_cert``, ``tls_key``) or TLS in front.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 //! The defaults are safe for a local deployment: loopback only, browser pages admitted only
 //! from the server's own and loopback origins, bounded queues, a history of critical messages,
 //! an inbound rate limit. For a public one: bind `0.0.0.0`, set a `token`, list the
-//! dashboard's origins in `allowed_origins`, and put TLS in front (or, later, here).
+//! dashboard's origins in `allowed_origins`, and serve TLS ([`TlsFiles`]) or put it in front.
 
 use std::path::PathBuf;
 use std::time::Duration;
