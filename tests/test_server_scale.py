@@ -102,3 +102,18 @@ async def test_ten_thousand_connect_disconnect_cycles_leak_nothing() -> None:
 async def _until(condition: object) -> None:
     while not condition():  # type: ignore[operator]
         await asyncio.sleep(0.01)
+
+
+async def test_a_client_that_answers_no_ping_is_dropped_after_two_intervals() -> None:
+    async with asyncio.timeout(20), tickwire.Server(port=0, heartbeat_interval=0.2) as server:
+        reader, writer = await open_client(server.port)  # never sends anything, pongs included
+        assert b'"type":"Connected"' in await read_text(reader)
+        await asyncio.wait_for(_until(lambda: server.connections() == 1), 5)
+        await asyncio.wait_for(_until(lambda: server.connections() == 0), 5)
+        assert server.metrics()["connection_errors"] == 1
+        # What it was sent: a ping (opcode 0x89), then the close frame, code 1001.
+        data = await asyncio.wait_for(reader.read(), 5)
+        assert data.count(b"\x89\x00") >= 1 and b"\x88" in data
+        close = data[data.index(b"\x88") :]
+        assert int.from_bytes(close[2:4], "big") == 1001, close
+        writer.close()
