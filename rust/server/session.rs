@@ -154,9 +154,10 @@ pub async fn run(
     if ended.is_error() {
         hub.metrics.connection_errors.inc();
     }
-    let level = if ended.is_error() { 30 } else { 20 };
+    // Info, errors included: a client that drops its TCP connection without a close is
+    // ordinary (counted in `connection_errors`), and thousands of them must not flood warnings.
     hub.log(
-        level,
+        20,
         format!(
             "disconnect client={} peer={peer} duration_s={:.3} reason={ended:?}",
             client.id,
