@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import time
 import urllib.request
@@ -144,3 +145,25 @@ async def test_record_then_replay_through_the_command_line(tmp_path: Path) -> No
     damaged.write_bytes(bytes(data))
     done = run_cli("replay", str(damaged), "--speed", "max")
     assert done.returncode == 2 and "corrupt" in done.stderr
+
+
+async def test_record_stops_on_ctrl_c_with_status_130_and_a_complete_log(tmp_path: Path) -> None:
+    log = tmp_path / "interrupted.twrec"
+    async with Simulator(["binance"], ["BTC/USDT"], rate=300) as sim:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tickwire", "record", "binance", "BTC/USDT", "-o", str(log), "--url", sim.url("binance")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            time.sleep(2.5)
+            process.send_signal(signal.SIGINT)
+            _, errors = process.communicate(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert process.returncode == 130, errors
+    done = run_cli("replay", str(log), "--speed", "max", "--quiet")
+    assert done.returncode == 0 and done.stderr == "" and len(done.stdout.splitlines()) > 20

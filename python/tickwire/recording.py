@@ -346,6 +346,9 @@ class Recorder:
         await self._session.wait_connected()
 
     def _log_state(self, event: SessionEvent) -> None:
+        """Logs the session's state changes when nobody else takes them (as a session does)."""
+        if len(self._state_callbacks) > 1:
+            return
         quiet = self._closing or event.event in ("connecting", "connected")
         logger.log(logging.DEBUG if quiet else logging.WARNING, "%s: %s", self.url, event.message)
 
