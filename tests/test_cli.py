@@ -1,11 +1,18 @@
-"""The command line's main job: ``tickwire demo`` streams every venue from the simulator."""
+"""The command line: ``tickwire demo`` streams every venue from the simulator; ``serve``,
+``stream``, ``record`` and ``replay`` do what their help says, with meaningful exit statuses."""
 
 from __future__ import annotations
 
+import json
 import re
+import signal
 import subprocess
+import time
 import urllib.request
 import sys
+from pathlib import Path
+
+from tickwire import Simulator
 
 VENUES = ("binance", "bybit", "okx", "coinbase", "kraken")
 
@@ -66,3 +73,97 @@ def test_serve_refuses_an_unknown_venue() -> None:
         [sys.executable, "-m", "tickwire", "serve", "--venues", "nope"], capture_output=True, text=True, timeout=30, check=False
     )
     assert done.returncode == 2 and "unknown ['nope']" in done.stderr
+
+
+# ---- stream, record, replay ---------------------------------------------------------------
+
+def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tickwire", *args], capture_output=True, text=True, timeout=timeout, check=False)
+
+
+async def test_stream_prints_the_simulator_s_events_readable_and_as_json() -> None:
+    async with Simulator(["binance"], ["BTC/USDT"], rate=300) as sim:
+        url = sim.url("binance")
+        readable = run_cli("stream", "binance", "BTC/USDT", "--channels", "trades,bbo", "--url", url, "--duration", "2")
+        as_json = run_cli("stream", "binance", "BTC/USDT", "--url", url, "--duration", "2", "--json")
+    assert readable.returncode == 0, readable.stderr
+    lines = readable.stdout.splitlines()
+    assert sum(" trade " in line for line in lines) > 20 and sum(" bbo " in line for line in lines) > 20
+    assert all(line.split()[1:3] == ["binance", "BTC/USDT"] for line in lines)
+    assert as_json.returncode == 0, as_json.stderr
+    events = [json.loads(line) for line in as_json.stdout.splitlines()]
+    assert len(events) > 20 and all(e["type"] == "trade" and e["symbol"] == "BTC/USDT" for e in events)
+
+
+def test_stream_refuses_unknown_names_with_status_2() -> None:
+    for args, message in (
+        (("nope", "BTC/USDT"), "unknown venue 'nope'"),
+        (("binance", "BTCUSDT"), "not a unified symbol"),
+        (("binance", "BTC/USDT", "--channels", "trades,candles"), "unknown channel(s) ['candles']"),
+    ):
+        done = run_cli("stream", *args, timeout=30)
+        assert done.returncode == 2 and message in done.stderr, (args, done.stderr)
+
+
+def test_stream_gives_up_on_an_unreachable_host_with_the_reason() -> None:
+    started = time.monotonic()
+    done = run_cli("stream", "binance", "BTC/USDT", "--url", "ws://127.0.0.1:9/stream", "--connect-timeout", "2", timeout=30)
+    assert time.monotonic() - started < 15
+    assert done.returncode == 1, done.stderr
+    assert "could not connect to ws://127.0.0.1:9/stream within 2 s" in done.stderr
+    assert "refused" in done.stderr.lower()
+
+
+async def test_record_then_replay_through_the_command_line(tmp_path: Path) -> None:
+    log = tmp_path / "btc.twrec"
+    async with Simulator(["binance"], ["BTC/USDT"], rate=300) as sim:
+        recorded = run_cli("record", "binance", "BTC/USDT", "-o", str(log), "--channels", "trades,book", "--url", sim.url("binance"), "--duration", "2")
+    assert recorded.returncode == 0, recorded.stderr
+    assert re.search(r"wrote [\d,]+ frames to ", recorded.stderr)
+    readable = run_cli("replay", str(log), "--speed", "max")
+    assert readable.returncode == 0, readable.stderr
+    assert sum(" trade " in line for line in readable.stdout.splitlines()) > 20 and " book " in readable.stdout
+    as_json = run_cli("replay", str(log), "--speed", "max", "--json", "--quiet")
+    assert as_json.returncode == 0 and as_json.stderr == ""
+    events = [json.loads(line) for line in as_json.stdout.splitlines()]
+    assert len(events) == len(readable.stdout.splitlines()) and {e["type"] for e in events} == {"trade", "book"}
+
+    cut = tmp_path / "cut.twrec"
+    cut.write_bytes(log.read_bytes()[: log.stat().st_size * 2 // 3])
+    truncated = run_cli("replay", str(cut), "--speed", "max", "--json", "--quiet")
+    assert truncated.returncode == 0 and "is cut short" in truncated.stderr
+    assert 0 < len(truncated.stdout.splitlines()) < len(events)
+    assert truncated.stdout.splitlines() == as_json.stdout.splitlines()[: len(truncated.stdout.splitlines())]
+
+    foreign = tmp_path / "notes.txt"
+    foreign.write_text("hello\n")
+    done = run_cli("replay", str(foreign))
+    assert done.returncode == 2 and "not a tickwire capture log" in done.stderr
+    damaged = tmp_path / "damaged.twrec"
+    data = bytearray(log.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 64] = bytes(range(64))
+    damaged.write_bytes(bytes(data))
+    done = run_cli("replay", str(damaged), "--speed", "max")
+    assert done.returncode == 2 and "corrupt" in done.stderr
+
+
+async def test_record_stops_on_ctrl_c_with_status_130_and_a_complete_log(tmp_path: Path) -> None:
+    log = tmp_path / "interrupted.twrec"
+    async with Simulator(["binance"], ["BTC/USDT"], rate=300) as sim:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tickwire", "record", "binance", "BTC/USDT", "-o", str(log), "--url", sim.url("binance")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            time.sleep(2.5)
+            process.send_signal(signal.SIGINT)
+            _, errors = process.communicate(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert process.returncode == 130, errors
+    done = run_cli("replay", str(log), "--speed", "max", "--quiet")
+    assert done.returncode == 0 and done.stderr == "" and len(done.stdout.splitlines()) > 20

@@ -23,6 +23,7 @@ from . import _core
 from ._core import BBO, BookInvalid, BookUpdate, BookView, Ticker, Trade, parse
 from .events import CHANNELS, Ack, Channel, Lagged
 from .feed import BUILTIN_VENUES, Feed, Strategy
+from .recording import Record, Recorder, Recording, RecordingError, RecordingHeader, Replay, replay
 from .server import Server
 from .server_client import Client, ClientGaveUp, ClientReconnectPolicy, ClientStateChange
 from .simulator import FAULTS, Fault, Simulator
@@ -81,6 +82,12 @@ __all__ = [
     "BreakerPolicy",
     "ConnectOptions",
     "ReconnectPolicy",
+    "Record",
+    "Recorder",
+    "Recording",
+    "RecordingError",
+    "RecordingHeader",
+    "Replay",
     "Server",
     "Session",
     "SessionEvent",
@@ -106,4 +113,5 @@ __all__ = [
     "__version__",
     "connect",
     "parse",
+    "replay",
 ]

@@ -15,6 +15,23 @@ prints its counters once a second.
 
 ``tickwire simulate`` runs the exchange simulator (:class:`~tickwire.Simulator`): it prints each
 venue's URL, then live counters once a second, until Ctrl-C or ``--duration``.
+
+``tickwire stream VENUE SYMBOL...`` prints a venue's live events (production by default,
+``--url`` for another endpoint such as a simulator's): a readable line per event, or JSON lines
+with ``--json``. Connection failures are reported on stderr as they happen; with no connection
+within ``--connect-timeout`` seconds it gives up.
+
+``tickwire record VENUE SYMBOL... -o FILE`` writes the raw frames of one venue endpoint, with
+their receive times, to a capture log (see :mod:`tickwire.recording`) until Ctrl-C or
+``--duration``; ``tickwire replay FILE`` prints the log's events again through the venue's
+parser, at the recorded pace (``--speed 1``, the default), faster (``--speed 10``) or as fast as
+possible (``--speed max``). A log cut short by a crash replays up to its last whole record, with
+a warning on stderr, and exits 0.
+
+Exit status: 0 success; 2 bad input (arguments, an unknown venue, symbol or channel, a file that
+is no capture log or is damaged); 1 a failure at run time (a host that cannot be reached, a
+subscription the venue refuses); 130 interrupted (Ctrl-C; a recording is flushed and closed
+first).
 """
 
 from __future__ import annotations
@@ -22,14 +39,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime
+import json
+import logging
+import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 
 from ._core import BBO, BookUpdate, Ticker, Trade
-from .events import CHANNELS
-from .feed import Feed
+from .events import CHANNELS, Channel
+from .exceptions import SubscriptionError
+from .feed import Feed, _channels
+from .recording import Recorder, RecordingError, endpoint_of, event_fields, replay
 from .server import Server
+from .session import ReconnectPolicy, SessionEvent
 from .simulator import Simulator
 
 __all__ = ["main"]
@@ -64,9 +88,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     simulate.add_argument("--faults", type=float, default=0.0, help="random faults per minute per venue")
     simulate.add_argument("--seed", type=int, default=1, help="seed of the markets and faults")
     simulate.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    _add_live_commands(commands)
     args = parser.parse_args(argv)
-    if args.duration is not None and args.duration <= 0:
+    if getattr(args, "duration", None) is not None and args.duration <= 0:
         parser.error("--duration must be positive")
+    if args.command in ("stream", "record", "replay"):
+        return _run_live_command(parser, args)
     try:
         if args.command == "simulate":
             rate = 0 if args.rate == "max" else int(args.rate) if args.rate.isdigit() else -1
@@ -112,6 +139,256 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _split(names: str) -> list[str]:
     return [name.strip() for name in names.split(",") if name.strip()]
+
+
+# ---- stream, record, replay ---------------------------------------------------------------
+
+#: Exit status of a failure at run time (an unreachable host, a refused subscription).
+EXIT_FAILURE = 1
+#: Exit status of bad input (arguments, unknown names, a damaged capture log).
+EXIT_BAD_INPUT = 2
+#: Exit status after Ctrl-C.
+EXIT_INTERRUPTED = 130
+
+
+def _add_live_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    stream = commands.add_parser("stream", help="print a venue's live events, a line (or a JSON line) each")
+    record = commands.add_parser("record", help="write a venue's raw frames to a compressed capture log")
+    for command in (stream, record):
+        command.add_argument("venue", help="binance, bybit, okx, coinbase or kraken")
+        command.add_argument("symbols", nargs="+", metavar="SYMBOL", help="unified symbols (BTC/USDT, BTC/USDT-PERP)")
+        command.add_argument("--channels", default="trades", help=f"comma-separated, of {','.join(CHANNELS)} (default: trades)")
+        command.add_argument("--url", default=None, help="WebSocket URL instead of production (a simulator's, say)")
+        command.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+        command.add_argument("--connect-timeout", type=float, default=10.0, help="give up unless connected within this many seconds (default 10)")
+        command.add_argument("--quiet", action="store_true", help="no status lines on stderr, only errors")
+    stream.add_argument("--json", action="store_true", help="one JSON object per line")
+    record.add_argument("-o", "--output", required=True, metavar="FILE", help="the capture log to write (replaced if it exists)")
+    replay_command = commands.add_parser("replay", help="print the events of a capture log again")
+    replay_command.add_argument("file", metavar="FILE", help="a capture log written by 'tickwire record'")
+    replay_command.add_argument("--speed", default="1", help="1: the recorded pace (default); 10: ten times faster; max: as fast as possible")
+    replay_command.add_argument("--json", action="store_true", help="one JSON object per line")
+    replay_command.add_argument("--quiet", action="store_true", help="no header line on stderr, only warnings and errors")
+
+
+def _run_live_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """``stream``, ``record`` or ``replay``; returns the exit status."""
+    logging.basicConfig(level=logging.WARNING, format=f"tickwire {args.command}: %(message)s")
+    try:
+        if args.command == "replay":
+            speed = None if args.speed == "max" else _positive(args.speed)
+            if speed is False:
+                parser.error("--speed must be a positive number or 'max'")
+            return _replay(args.file, speed or None, as_json=args.json, quiet=args.quiet)
+        try:
+            channels = _channels(_split(args.channels))
+        except ValueError as error:
+            parser.error(f"--channels: {error}")
+        if not channels:
+            parser.error("--channels: none given")
+        if not args.connect_timeout > 0:
+            parser.error("--connect-timeout must be positive")
+        run = _stream if args.command == "stream" else _record
+        return asyncio.run(_then_settle(run(args, channels)))
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit's flush must not fail
+        return 0  # the reader went away (| head): nothing more to do
+    except (ValueError, OSError) as error:  # RecordingError is a ValueError
+        print(f"tickwire {args.command}: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+#: Seconds the loop stays up after the sessions have closed. A connection's close still runs on
+#: the I/O thread for a moment after ``close()`` returns; ending the interpreter in that moment
+#: aborts it (seen about half the time with a peer in another process).
+_SETTLE_S = 0.3
+
+
+async def _then_settle(command: Coroutine[object, object, int]) -> int:
+    """Runs ``command``, then lets the I/O thread finish closing its connections."""
+    try:
+        return await command
+    finally:
+        await asyncio.sleep(_SETTLE_S)
+
+
+def _positive(text: str) -> float | bool:
+    try:
+        value = float(text)
+    except ValueError:
+        return False
+    return value if value > 0 else False
+
+
+def _printer(as_json: bool) -> Callable[[Trade | BBO | BookUpdate | Ticker], object]:
+    write = sys.stdout.write
+    if as_json:
+        return lambda event: write(json.dumps(event_fields(event)) + "\n")
+    return lambda event: write(event_line(event) + "\n")
+
+
+def event_line(event: Trade | BBO | BookUpdate | Ticker) -> str:
+    """A readable line for ``event``: exchange time (UTC), venue, symbol, kind, the numbers."""
+    stamp = (
+        datetime.datetime.fromtimestamp(event.exchange_time_ns / 1e9, datetime.UTC).strftime("%H:%M:%S.%f")[:-3]
+        if event.exchange_time_ns
+        else "--:--:--.---"  # the venue sends no time with it
+    )
+    where = f"{stamp} {event.venue:<8} {event.symbol:<14}"
+    if isinstance(event, Trade):
+        return f"{where} trade  {event.side:<4} {event.qty} @ {event.price}  id {event.trade_id}"
+    if isinstance(event, BBO):
+        return f"{where} bbo    {event.bid_qty} @ {event.bid_price}  /  {event.ask_price} x {event.ask_qty}"
+    if isinstance(event, BookUpdate):
+        kind = "snapshot" if event.is_snapshot else "delta"
+        best_bid = f"{event.bids[0][1]} @ {event.bids[0][0]}" if event.bids else "-"
+        best_ask = f"{event.asks[0][0]} x {event.asks[0][1]}" if event.asks else "-"
+        sequence = f"  seq {event.last_sequence}" if event.last_sequence is not None else ""
+        return f"{where} book   {kind:<8} {len(event.bids)} bids {len(event.asks)} asks  first {best_bid}  /  {best_ask}{sequence}"
+    return (
+        f"{where} ticker last {event.last_price}  bid {event.bid_price}  ask {event.ask_price}  "
+        f"24h volume {event.volume_24h}"
+    )
+
+
+class _Connection:
+    """What ``stream`` and ``record`` learn of their connections: the first success, and the
+    reason of each failure (on stderr as it happens)."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+        self.connected = asyncio.Event()
+        self.last_failure: str | None = None
+        self.fatal: str | None = None
+        self.done = asyncio.Event()
+
+    def on_state(self, name: str, event: SessionEvent) -> None:
+        if event.event == "connected":
+            self.connected.set()
+        elif event.event in ("connect_failed", "disconnected", "gave_up", "circuit_open"):
+            if event.event != "disconnected" or not self.done.is_set():
+                print(f"tickwire {self.command}: {name}: {event.message}", file=sys.stderr, flush=True)
+            if event.event == "connect_failed":
+                self.last_failure = event.message
+            elif event.event == "gave_up":
+                self.fail(event.message)
+
+    def reader_gone(self) -> None:
+        """Stdout's reader went away (``| head``): stop quietly, success."""
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit's flush must not fail
+        self.done.set()
+
+    def fail(self, reason: str) -> None:
+        self.fatal = reason
+        self.done.set()
+
+    async def wait_connected(self, url: str, timeout: float) -> int | None:
+        """None once connected; the exit status when the connection never came."""
+        waiter = asyncio.ensure_future(self.connected.wait())
+        ender = asyncio.ensure_future(self.done.wait())
+        try:
+            await asyncio.wait((waiter, ender), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+            ender.cancel()
+        if self.connected.is_set():
+            return None
+        reason = self.fatal or self.last_failure or "no answer"
+        print(f"tickwire {self.command}: could not connect to {url} within {timeout:g} s: {reason}", file=sys.stderr, flush=True)
+        return EXIT_FAILURE
+
+    async def run_for(self, duration: float | None) -> int:
+        """Until ``duration`` seconds pass or a fatal failure; flushes stdout every second."""
+        deadline = None if duration is None else time.monotonic() + duration
+        while not self.done.is_set():
+            left = 1.0 if deadline is None else deadline - time.monotonic()
+            if left <= 0:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.done.wait(), min(1.0, left))
+            sys.stdout.flush()
+        self.done.set()
+        sys.stdout.flush()
+        if self.fatal is not None:
+            print(f"tickwire {self.command}: {self.fatal}", file=sys.stderr, flush=True)
+            return EXIT_FAILURE
+        return 0
+
+
+#: Retries of ``stream`` and ``record``: soon after a failure, never more than 5 s apart.
+_CLI_RECONNECT = ReconnectPolicy(initial_delay=0.5, max_delay=5.0)
+
+
+async def _stream(args: argparse.Namespace, channels: list[Channel]) -> int:
+    """A feed on the venue, printing each event; the exit status."""
+    urls = {endpoint_of(args.venue, args.symbols): args.url} if args.url else None
+    feed = Feed(urls=urls, reconnect=_CLI_RECONNECT)
+    feed.subscribe(args.venue, args.symbols, channels)
+    connection = _Connection("stream")
+    feed.on_state(connection.on_state)
+    printer = _printer(args.json)
+    for register in (feed.on_trade, feed.on_bbo, feed.on_book, feed.on_ticker):
+        register(printer)
+
+    @feed.on_error
+    def on_error(error: BaseException) -> None:
+        if isinstance(error, BrokenPipeError):
+            connection.reader_gone()
+        elif isinstance(error, SubscriptionError):
+            connection.fail(str(error))
+        else:
+            print(f"tickwire stream: {error}", file=sys.stderr, flush=True)
+
+    url = args.url or "the venue"
+    async with feed:
+        if not args.quiet:
+            print(f"tickwire stream: {args.venue} {', '.join(args.symbols)} ({', '.join(channels)}) from {url}", file=sys.stderr, flush=True)
+        failed = await connection.wait_connected(url, args.connect_timeout)
+        if failed is not None:
+            return failed
+        return await connection.run_for(args.duration)
+
+
+async def _record(args: argparse.Namespace, channels: list[Channel]) -> int:
+    """A recorder writing ``args.output``; the exit status."""
+    recorder = Recorder(args.output, args.venue, args.symbols, channels, url=args.url, reconnect=_CLI_RECONNECT)
+    connection = _Connection("record")
+    recorder.on_state(lambda event: connection.on_state(recorder.endpoint, event))
+    async with recorder:
+        if not args.quiet:
+            print(f"tickwire record: {args.venue} {', '.join(args.symbols)} ({', '.join(channels)}) from {recorder.url} to {args.output}", file=sys.stderr, flush=True)
+        try:
+            failed = await connection.wait_connected(recorder.url, args.connect_timeout)
+            status = failed if failed is not None else await connection.run_for(args.duration)
+        finally:
+            connection.done.set()
+    if not args.quiet:
+        print(f"tickwire record: wrote {recorder.records:,} frames to {args.output}", file=sys.stderr, flush=True)
+    return status
+
+
+def _replay(path: str, speed: float | None, *, as_json: bool, quiet: bool) -> int:
+    """Prints the events of the capture log at ``path``; the exit status."""
+    events = replay(path, speed=speed)
+    header = events.recording.header
+    if not quiet:
+        pairs = ", ".join(f"{symbol} {channel}" for symbol, channel in header.subscriptions)
+        started = datetime.datetime.fromtimestamp(header.started_at_ns / 1e9, datetime.UTC).isoformat(timespec="seconds")
+        print(f"tickwire replay: {header.venue} ({header.endpoint}) from {header.url}, recorded {started} by tickwire {header.tickwire_version}: {pairs}", file=sys.stderr, flush=True)
+    printer = _printer(as_json)
+    try:
+        for event in events:
+            printer(event)
+            if speed is not None:
+                sys.stdout.flush()
+    except RecordingError as error:
+        sys.stdout.flush()
+        print(f"tickwire replay: {error}", file=sys.stderr, flush=True)
+        return EXIT_BAD_INPUT
+    sys.stdout.flush()  # a log cut short was reported by the reader's warning, on stderr
+    return 0
 
 
 async def _simulate(simulator: Simulator, duration: float | None) -> None:
