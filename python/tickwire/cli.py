@@ -189,7 +189,7 @@ def _run_live_command(parser: argparse.ArgumentParser, args: argparse.Namespace)
         if not args.connect_timeout > 0:
             parser.error("--connect-timeout must be positive")
         run = _stream if args.command == "stream" else _record
-        return asyncio.run(_then_settle(run(args, channels)))
+        return asyncio.run(run(args, channels))
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
@@ -198,20 +198,6 @@ def _run_live_command(parser: argparse.ArgumentParser, args: argparse.Namespace)
     except (ValueError, OSError) as error:  # RecordingError is a ValueError
         print(f"tickwire {args.command}: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-
-
-#: Seconds the loop stays up after the sessions have closed. A connection's close still runs on
-#: the I/O thread for a moment after ``close()`` returns; ending the interpreter in that moment
-#: aborts it (seen about half the time with a peer in another process).
-_SETTLE_S = 0.3
-
-
-async def _then_settle(command: Coroutine[object, object, int]) -> int:
-    """Runs ``command``, then lets the I/O thread finish closing its connections."""
-    try:
-        return await command
-    finally:
-        await asyncio.sleep(_SETTLE_S)
 
 
 def _positive(text: str) -> float | bool:
