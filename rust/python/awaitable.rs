@@ -9,9 +9,10 @@
 //! included, and an `atexit` hook ([`quiesce`]) waits, without the interpreter, until none is
 //! left (or a limit passes) before finalization starts.
 //!
-//! (`pyo3-async-runtimes`' `future_into_py` did the hand-over after the point where it could
-//! be counted, and a process that ended right after its last awaitable aborted about half the
-//! time when the peer was in another process.)
+//! (`pyo3-async-runtimes`' `future_into_py`, used before, did the hand-over after the point
+//! where it could be counted, and a process that ended right after its last awaitable aborted
+//! about half the time when the peer was in another process.) Cancelling the awaitable aborts
+//! the Rust future, as it did there.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -44,9 +44,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[pymodule]
 #[pyo3(name = "_core")]
 fn core_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
-    let runtime = crate::runtime::runtime()?;
-    // Err only when a runtime was already installed, which is then this same one.
-    let _ = pyo3_async_runtimes::tokio::init_with_runtime(runtime);
+    // Start the runtime now, so that a failure shows at import rather than at first use.
+    crate::runtime::runtime()?;
     module.add_class::<connection::PyConnection>()?;
     module.add_function(wrap_pyfunction!(connection::connect, module)?)?;
     module.add_class::<session::PySession>()?;
