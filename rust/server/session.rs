@@ -85,6 +85,9 @@ pub async fn run(
             biased;
             _ = shutdown.changed() => break Ended::Shutdown,
             () = client.wake.notified() => {
+                // Let the other clients' writers and the publisher run first: what arrives
+                // meanwhile joins this batch, one write for more messages.
+                tokio::task::yield_now().await;
                 let lagged = {
                     let mut outbox = client.outbox();
                     outbox.take(&mut batch);
