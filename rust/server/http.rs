@@ -449,7 +449,7 @@ fn upgrade(
     let config = WebSocketConfig::default()
         .max_message_size(Some(hub.config().max_message_size))
         .max_frame_size(Some(hub.config().max_message_size))
-        .read_buffer_size(1024)
+        .read_buffer_size(256)
         .write_buffer_size(64 * 1024);
     let hub_for_task = hub.clone();
     let shutdown = shared.shutdown.clone();
