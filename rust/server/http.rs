@@ -446,6 +446,9 @@ fn upgrade(
         return refuse(hub, StatusCode::SERVICE_UNAVAILABLE, peer, "too many connections");
     }
     let upgrading = hyper::upgrade::on(&mut request);
+    // Reads: clients send little (pings, subscriptions), and every idle connection keeps its
+    // read buffer, so it is small. Writes: a client's batch is buffered and goes out with the
+    // one flush per wake-up (0 here would write every frame with a syscall of its own).
     let config = WebSocketConfig::default()
         .max_message_size(Some(hub.config().max_message_size))
         .max_frame_size(Some(hub.config().max_message_size))
