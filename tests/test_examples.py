@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
@@ -32,3 +34,11 @@ async def test_the_books_example_reports_the_dropped_update_and_keeps_both_books
     # Binance numbers its updates: the drop is always seen. Kraken's checksum sees it unless a
     # later update of the same level healed the book first.
     assert any(event.venue == "binance" and event.reason == "gap" for event in invalid), invalid
+
+
+async def test_the_quickstart_prints_trades_with_the_spread(capsys: pytest.CaptureFixture[str]) -> None:
+    await _load("quickstart").main(1.5)
+    lines = capsys.readouterr().out.splitlines()
+    trades = [line for line in lines if " @ " in line and " spread " in line]
+    assert len(trades) > 50, lines[:5]
+    assert all(line.split()[0] in ("buy", "sell") for line in trades)
