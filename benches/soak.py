@@ -78,7 +78,15 @@ async def soak(duration: float, faults: float, rate: int, every: float) -> dict[
     tally = Tally()
     deliveries = 0
     async with tickwire.Simulator(list(DEMO_SYMBOLS), symbols, rate=rate, faults=faults) as sim, tickwire.Server(port=0, dashboard=False) as server:
-        feed = tickwire.Feed(urls=sim.urls(), ping_interval=1.0, stale_timeout=3.0, close_timeout=1.0)
+        # As the demo: a connection up for 5 s resets the backoff (the default 30 s never does
+        # when faults come every few seconds, and venues then stay down for up to a minute).
+        feed = tickwire.Feed(
+            urls=sim.urls(),
+            reconnect=tickwire.ReconnectPolicy(stable_after=5.0),
+            ping_interval=1.0,
+            stale_timeout=3.0,
+            close_timeout=1.0,
+        )
         for venue, venue_symbols in DEMO_SYMBOLS.items():
             feed.subscribe(venue, venue_symbols, tickwire.CHANNELS)
         feed.on_trade(tally.on_trade)

@@ -491,7 +491,15 @@ async def _demo(rate: int, duration: float | None, faults: float, port: int) -> 
     async with Simulator(list(DEMO_SYMBOLS), symbols, rate=rate, faults=faults) as sim, await _start_server(Server(port=port)) as server:
         # Loopback answers in microseconds: short heartbeat and close limits show recovery from a
         # stalled or dropped connection within seconds.
-        feed = Feed(urls=sim.urls(), ping_interval=1.0, stale_timeout=3.0, close_timeout=1.0)
+        # A loopback connection that stayed up 5 s is sound: with --faults every few seconds,
+        # the default 30 s would let the backoff climb to a minute and keep venues down.
+        feed = Feed(
+            urls=sim.urls(),
+            reconnect=ReconnectPolicy(stable_after=5.0),
+            ping_interval=1.0,
+            stale_timeout=3.0,
+            close_timeout=1.0,
+        )
         for venue, venue_symbols in DEMO_SYMBOLS.items():
             feed.subscribe(venue, venue_symbols, CHANNELS)
 
