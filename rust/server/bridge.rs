@@ -21,6 +21,7 @@ use rustc_hash::FxHashMap;
 use super::hub::Hub;
 use super::message::Kind;
 use crate::book::{BookInvalid, BookSync};
+use crate::clock::unix_now_ns;
 use crate::model::{Decimal, Event, Level, MarketRef, Ticker, Trade};
 
 /// Open candles are sent at most this often (ns).
@@ -63,9 +64,7 @@ pub struct Bridge {
 
 /// Unix time now, ms.
 fn unix_now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    unix_now_ns() / 1_000_000
 }
 
 fn event_ms(exchange_time_ns: u64) -> u64 {

@@ -20,20 +20,13 @@ use super::history::{History, Replay};
 use super::message::{ConflationKey, Kind, Outgoing, Shared, encode};
 use super::metrics::ServerMetrics;
 use super::outbox::{Outbox, Push};
-use crate::clock::monotonic_ns;
+use crate::clock::{monotonic_ns, unix_now_ns};
 
 /// Log lines kept for Python to collect; more are counted and dropped.
 const LOG_CAPACITY: usize = 10_000;
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Unix time now, ns.
-fn unix_now_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 /// One connected client as the hub sees it.

@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use super::filter::Symbols;
 use super::hub::{Client, Hub};
 use super::message::{Kind, Request, RequestError, Selection, Shared, encode, error_data, parse_request};
-use crate::clock::monotonic_ns;
+use crate::clock::{monotonic_ns, unix_now_ns};
 use crate::subscribe::Gcra;
 
 /// The upgraded connection.
@@ -267,12 +267,6 @@ async fn tell_lagged(socket: &mut Socket, hub: &Hub, count: u64) {
     );
     let text = encode(Kind::Error, hub.last_seq(), unix_now_ns(), Some(&data), None);
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.send(Message::Text(text))).await;
-}
-
-fn unix_now_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 /// How a batch write ended.

@@ -19,11 +19,12 @@ use tokio::sync::{broadcast, mpsc};
 
 use super::faults::{Fault, Order, Pending, SLOW_CHUNK_BYTES, SLOW_FOR, SLOW_PAUSE};
 use super::protocol::{EncodeFaults, Happening, HeartbeatRules, Outbox, VenueSim, Verdict};
-use super::server::{CHECK_EVERY, Context, TICK_EVERY, VenueHub, unix_now_ns};
+use super::server::{CHECK_EVERY, Context, TICK_EVERY, VenueHub};
 use super::wire::{
     ClientFrame, FrameReader, MAX_REQUEST_BYTES, close_frame, control_frame, http_response, parse_request,
     switching_protocols,
 };
+use crate::clock::unix_now_ns;
 use crate::protocol::frame::Opcode;
 
 /// Bytes gathered from consecutive batches before one write.

@@ -19,7 +19,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, broadcast, mpsc, watch};
@@ -29,6 +29,7 @@ use super::error::SimError;
 use super::faults::{Dice, Fault, Order};
 use super::market::{SimMarket, VenueMarkets};
 use super::protocol::{Happening, SimBook, SimContext, VenueSim, venue_sim};
+use crate::clock::unix_now_ns;
 use crate::model::market::intern_unified;
 use crate::model::{MarketRef, Venue};
 
@@ -254,13 +255,6 @@ impl SimContext for Context<'_> {
     fn now_ns(&self) -> u64 {
         unix_now_ns()
     }
-}
-
-/// Unix time now, ns.
-pub(super) fn unix_now_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 /// Counters of one venue at one moment.
