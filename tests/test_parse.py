@@ -1004,3 +1004,13 @@ def test_str_that_is_not_encodable_raises_parse_error() -> None:
         parse("binance", raw)
     assert caught.value.venue == "binance"
     assert caught.value.raw in (raw, raw.encode("utf-8", "replace").decode("utf-8"))
+
+
+def test_parse_stamps_the_given_receive_time() -> None:
+    raw = '{"e":"trade","E":1,"s":"BTCUSDT","t":7,"p":"1.5","q":"2","T":1,"m":false,"M":true}'
+    [given] = tickwire.parse("binance", raw, receive_time_ns=123_456)
+    assert given.receive_time_ns == 123_456
+    before = time.monotonic_ns()
+    [now] = tickwire.parse("binance", raw)
+    assert before <= now.receive_time_ns <= time.monotonic_ns()
+    assert (given.price, given.trade_id) == (now.price, now.trade_id)

@@ -584,7 +584,9 @@ class Ticker:
     def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
-def parse(venue: str, raw: str | bytes, kind: str = "spot") -> list[Trade | BBO | BookUpdate | Ticker]:
+def parse(
+    venue: str, raw: str | bytes, kind: str = "spot", receive_time_ns: int | None = None
+) -> list[Trade | BBO | BookUpdate | Ticker]:
     """The market events in one message of ``venue``'s protocol; see ``tickwire.parse``."""
 
 @final

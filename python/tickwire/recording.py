@@ -586,16 +586,12 @@ class Replay:
     def _events(self, record: Record) -> list[Event]:
         header = self.recording.header
         try:
-            parsed = _core.parse(header.venue, record.data, header.kind)
+            parsed = _core.parse(header.venue, record.data, header.kind, record.receive_time_ns)
         except ParseError as error:
             self.parse_errors += 1
             logger.warning("%s: a frame the %s parser refuses, skipped: %s", self.recording.path, header.venue, error)
             return []
-        return [
-            _received_at(event, record.receive_time_ns)
-            for event in parsed
-            if (event.symbol, _CHANNEL_OF[type(event)]) in self._wanted
-        ]
+        return [event for event in parsed if (event.symbol, _CHANNEL_OF[type(event)]) in self._wanted]
 
     def __iter__(self) -> Iterator[Event]:
         started = time.monotonic()
@@ -652,42 +648,7 @@ def replay(path: str | Path, *, speed: float | None = None) -> Replay:
     return Replay(Recording(path), speed)
 
 
-def _received_at(event: Event, receive_time_ns: int) -> Event:
-    """``event`` with ``receive_time_ns`` set to the recorded one (events are immutable)."""
-    if isinstance(event, Trade):
-        return Trade(
-            event.venue, event.symbol, event.price, event.qty, event.side, event.trade_id, event.exchange_time_ns, receive_time_ns
-        )
-    if isinstance(event, BBO):
-        return BBO(
-            event.venue,
-            event.symbol,
-            event.bid_price,
-            event.bid_qty,
-            event.ask_price,
-            event.ask_qty,
-            event.exchange_time_ns,
-            receive_time_ns,
-        )
-    if isinstance(event, BookUpdate):
-        return BookUpdate(
-            event.venue,
-            event.symbol,
-            event.is_snapshot,
-            event.bids,
-            event.asks,
-            event.exchange_time_ns,
-            receive_time_ns,
-            first_sequence=event.first_sequence,
-            last_sequence=event.last_sequence,
-            prev_sequence=event.prev_sequence,
-            checksum=event.checksum,
-        )
-    return Ticker(
-        event.venue, event.symbol, event.exchange_time_ns, receive_time_ns, **{name: getattr(event, name) for name in _TICKER_FIELDS}
-    )
-
-
+#: A ticker's optional decimal fields, in the order ``Ticker`` declares them.
 _TICKER_FIELDS = (
     "last_price",
     "bid_price",

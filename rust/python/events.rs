@@ -612,6 +612,8 @@ pub fn kind_from_name(name: &str) -> PyResult<InstrumentKind> {
 ///     raw: One message, `str` or `bytes`.
 ///     kind: The endpoint's instrument kind where the message does not say it: `"spot"`
 ///         (default) or `"perpetual"` (Bybit's linear endpoint; also `"linear"`).
+///     receive_time_ns: The events' `receive_time_ns` (`time.monotonic_ns()` clock); default
+///         now. A replay passes the recorded time, so replayed events equal the live ones.
 ///
 /// Raises:
 ///     `ParseError`: The message is not one of the venue's (malformed JSON, a missing or
@@ -619,12 +621,13 @@ pub fn kind_from_name(name: &str) -> PyResult<InstrumentKind> {
 ///     `ValueError`: An unknown venue or kind.
 ///     `TypeError`: `raw` is neither `str` nor `bytes`.
 #[pyfunction]
-#[pyo3(signature = (venue, raw, kind = "spot"))]
+#[pyo3(signature = (venue, raw, kind = "spot", receive_time_ns = None))]
 pub fn parse<'py>(
     py: Python<'py>,
     venue: &str,
     raw: &Bound<'py, PyAny>,
     kind: &str,
+    receive_time_ns: Option<u64>,
 ) -> PyResult<Bound<'py, PyList>> {
     let venue = Venue::from_str(venue).map_err(|error| PyValueError::new_err(error.to_string()))?;
     let mut adapter =
@@ -645,7 +648,7 @@ pub fn parse<'py>(
         return Err(PyTypeError::new_err("raw must be str or bytes"));
     };
     let mut events = Vec::new();
-    let receive_time_ns = crate::clock::monotonic_ns();
+    let receive_time_ns = receive_time_ns.unwrap_or_else(crate::clock::monotonic_ns);
     match adapter.parse(&bytes, receive_time_ns, &mut events) {
         Ok(Control::Data) => {}
         Ok(_) => events.clear(),
