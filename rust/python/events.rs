@@ -612,7 +612,7 @@ pub fn kind_from_name(name: &str) -> PyResult<InstrumentKind> {
 ///     raw: One message, `str` or `bytes`.
 ///     kind: The endpoint's instrument kind where the message does not say it: `"spot"`
 ///         (default) or `"perpetual"` (Bybit's linear endpoint; also `"linear"`).
-///     receive_time_ns: The events' `receive_time_ns` (`time.monotonic_ns()` clock); default
+///     `receive_time_ns`: The events' `receive_time_ns` (`time.monotonic_ns()` clock); default
 ///         now. A replay passes the recorded time, so replayed events equal the live ones.
 ///
 /// Raises:
