@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
 import re
+import select
 import signal
 import subprocess
 import time
@@ -35,6 +38,82 @@ def test_demo_runs_every_venue_and_exits_cleanly() -> None:
         assert " books 2/2 valid" in last, last
         assert last.endswith("errors 0"), last
     assert lines[-1].startswith("received ") and all(venue in lines[-1] for venue in VENUES)
+
+
+def test_demo_json_gives_an_object_per_second_and_a_summary() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tickwire", "demo", "--duration", "3", "--rate", "1000", "--port", "0", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    reports = [json.loads(line) for line in done.stdout.splitlines()]  # every line is JSON
+    assert "dashboard http://" in done.stderr  # notes for people stay off stdout
+    *seconds, last = reports
+    assert len(seconds) >= 2 and all(set(report) == {"elapsed_s", "rows"} for report in seconds)
+    final = {row["venue"]: row for row in seconds[-1]["rows"]}
+    assert set(final) == set(VENUES)
+    for row in final.values():
+        assert row["connected"] and row["total"] > 100 and row["books_valid"] == row["books"] == 2, row
+        assert row["errors"] == 0 and row["p99_us"] >= row["p50_us"] > 0, row
+    assert set(last["summary"]["by_venue"]) == set(VENUES) and last["summary"]["events"] >= sum(r["total"] for r in final.values())
+
+
+def test_demo_quiet_prints_only_the_summary() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tickwire", "demo", "--duration", "2", "--rate", "500", "--port", "0", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) == 1 and done.stdout.startswith("received ")
+
+
+def test_demo_draws_a_live_table_on_a_terminal() -> None:
+    """On a terminal (a pseudo-terminal here) the status is a table redrawn in place."""
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tickwire", "demo", "--duration", "3", "--rate", "500", "--port", "0"],
+        stdin=subprocess.DEVNULL,
+        stdout=terminal,
+        stderr=terminal,
+        env=os.environ | {"COLUMNS": "100", "LINES": "40", "TERM": "xterm-256color"},
+    )
+    os.close(terminal)
+    output = bytearray()
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([controller], [], [], 1.0)
+            if ready:
+                try:
+                    chunk = os.read(controller, 65536)
+                except OSError:  # the terminal's other end closed: the demo exited
+                    break
+                if not chunk:
+                    break
+                output += chunk
+            elif process.poll() is not None:
+                break
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(controller)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", output.decode("utf-8", "replace"))
+    assert "\x1b[" in output.decode("utf-8", "replace")  # drawn with cursor movement, not lines
+    header = [line for line in text.splitlines() if line.split()[:2] == ["venue", "state"]]
+    assert header and "p50 µs" in header[-1] and "books" in header[-1], text[-2000:]
+    final_table = text[text.rindex("venue "):]
+    for venue in VENUES:
+        row = next(line for line in final_table.splitlines() if line.split()[:1] == [venue])
+        assert row.split()[1] == "up" and "2/2" in row.split(), row
+    assert text.rstrip().splitlines()[-1].startswith("received ")
 
 
 def test_demo_refuses_a_bad_duration() -> None:

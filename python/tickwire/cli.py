@@ -46,8 +46,11 @@ import os
 import sys
 import time
 from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
+from . import _core
 from ._core import BBO, BookUpdate, Ticker, Trade
+from .cli_view import Column, StatusView, ViewMode, view_mode
 from .events import CHANNELS, Channel
 from .exceptions import SubscriptionError
 from .feed import Feed, _channels
@@ -88,6 +91,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     simulate.add_argument("--faults", type=float, default=0.0, help="random faults per minute per venue")
     simulate.add_argument("--seed", type=int, default=1, help="seed of the markets and faults")
     simulate.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    for command in (demo, serve, simulate):
+        command.add_argument("--json", action="store_true", help="a JSON object per second and a JSON summary, for scripts")
+        command.add_argument("--quiet", action="store_true", help="only the summary at the end")
+        command.add_argument("--plain", action="store_true", help="text lines even on a terminal (default there: a live table)")
     _add_live_commands(commands)
     args = parser.parse_args(argv)
     if getattr(args, "duration", None) is not None and args.duration <= 0:
@@ -107,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 seed=args.seed,
                 port_base=args.port_base,
             )
-            asyncio.run(_simulate(simulator, args.duration))
+            asyncio.run(_simulate(simulator, args.duration, _mode(args)))
         elif args.command == "serve":
             if args.rate <= 0:
                 parser.error("--rate must be positive")
@@ -124,17 +131,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                 tls_cert=args.tls_cert,
                 tls_key=args.tls_key,
             )
-            asyncio.run(_serve(server, symbols, args.source, args.rate, args.duration))
+            asyncio.run(_serve(server, symbols, args.source, args.rate, args.duration, _mode(args)))
         else:
             if args.rate <= 0:
                 parser.error("--rate must be positive")
-            asyncio.run(_demo(args.rate, args.duration, args.faults, args.port))
+            asyncio.run(_demo(args.rate, args.duration, args.faults, args.port, _mode(args)))
     except KeyboardInterrupt:
         return 130
     except (ValueError, OSError) as error:
         print(f"tickwire {args.command}: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+def _mode(args: argparse.Namespace) -> ViewMode:
+    return view_mode(as_json=args.json, quiet=args.quiet, plain=args.plain)
 
 
 def _split(names: str) -> list[str]:
@@ -377,33 +388,66 @@ def _replay(path: str, speed: float | None, *, as_json: bool, quiet: bool) -> in
     return 0
 
 
-async def _simulate(simulator: Simulator, duration: float | None) -> None:
-    """Serve until ``duration`` seconds have passed or Ctrl-C, printing counters every second."""
+def _simulate_line(row: dict[str, Any]) -> str:
+    return (
+        f"{row['venue']:<9} clients {row['clients']:>3}  {row['frames_per_s']:>11,.0f} frames/s  "
+        f"sent {row['frames_sent']:>12,}  happenings {row['happenings']:>12,}  "
+        f"faults {row['faults']:>4}  dropped slow {row['slow_disconnects']} heartbeat {row['heartbeat_disconnects']}"
+    )
+
+
+_SIMULATE_COLUMNS = (
+    Column.field("venue", justify="left"),
+    Column.field("clients"),
+    Column.field("frames_per_s", "frames/s", ",.0f"),
+    Column.field("frames_sent", "frames sent", ","),
+    Column.field("happenings", spec=","),
+    Column.field("faults"),
+    Column.field("slow_disconnects", "dropped slow"),
+    Column.field("heartbeat_disconnects", "dropped silent"),
+)
+
+
+async def _simulate(simulator: Simulator, duration: float | None, mode: ViewMode) -> None:
+    """Serve until ``duration`` seconds have passed or Ctrl-C, showing counters every second."""
+    view = StatusView(mode, _SIMULATE_COLUMNS, _simulate_line, "tickwire simulate")
     async with simulator:
         for venue in simulator.venues:
             markets = ", ".join(unified for unified, _ in simulator.markets(venue))
-            print(f"{venue:<9} markets {markets}", flush=True)
+            view.note(f"{venue:<9} markets {markets}")
         for endpoint, url in simulator.urls().items():
-            print(f"{endpoint:<13} {url}", flush=True)
+            view.note(f"{endpoint:<13} {url}")
         started = time.monotonic()
         deadline = None if duration is None else started + duration
         last = started
         previous = {venue: stats["frames_sent"] for venue, stats in simulator.stats().items()}
-        while deadline is None or last < deadline:
-            await asyncio.sleep(1.0 if deadline is None else max(0.0, min(1.0, deadline - last)))
-            now = time.monotonic()
-            for venue, stats in simulator.stats().items():
-                faults = sum(stats["faults"].values())
-                rate = (stats["frames_sent"] - previous[venue]) / max(now - last, 1e-9)
-                previous[venue] = stats["frames_sent"]
-                print(
-                    f"{venue:<9} clients {stats['clients_connected']:>3}  {rate:>11,.0f} frames/s  "
-                    f"sent {stats['frames_sent']:>12,}  happenings {stats['happenings']:>12,}  "
-                    f"faults {faults:>4}  dropped slow {stats['slow_disconnects']} "
-                    f"heartbeat {stats['heartbeat_disconnects']}",
-                    flush=True,
-                )
-            last = now
+        try:
+            with view:
+                while deadline is None or last < deadline:
+                    await asyncio.sleep(1.0 if deadline is None else max(0.0, min(1.0, deadline - last)))
+                    now = time.monotonic()
+                    rows = []
+                    for venue, stats in simulator.stats().items():
+                        rows.append({
+                            "venue": venue,
+                            "clients": stats["clients_connected"],
+                            "frames_per_s": round((stats["frames_sent"] - previous[venue]) / max(now - last, 1e-9), 1),
+                            "frames_sent": stats["frames_sent"],
+                            "happenings": stats["happenings"],
+                            "faults": sum(stats["faults"].values()),
+                            "slow_disconnects": stats["slow_disconnects"],
+                            "heartbeat_disconnects": stats["heartbeat_disconnects"],
+                        })
+                        previous[venue] = stats["frames_sent"]
+                    view.show(rows)
+                    last = now
+        finally:
+            stats = simulator.stats()
+            sent = sum(venue_stats["frames_sent"] for venue_stats in stats.values())
+            view.summary(
+                f"sent {sent:,} frames in {time.monotonic() - started:.1f} s",
+                {"frames_sent": sent, "seconds": round(time.monotonic() - started, 3)},
+            )
 
 
 async def _start_server(server: Server) -> Server:
@@ -418,8 +462,30 @@ async def _start_server(server: Server) -> Server:
         return await server.start()
 
 
-async def _serve(server: Server, symbols: dict[str, list[str]], source: str, rate: int, duration: float | None) -> None:
+def _serve_line(row: dict[str, Any]) -> str:
+    return (
+        f"clients {row['connections_active']:>4}  published {row['messages_published']:>10,}  "
+        f"sent {row['messages_sent']:>10,}  conflated {row['conflated_messages']:>8,}  "
+        f"lagged {row['lagged_clients']}  refused {row['connections_refused']}"
+    )
+
+
+_SERVE_KEYS = ("connections_active", "messages_published", "messages_sent", "conflated_messages", "lagged_clients", "connections_refused")
+_SERVE_COLUMNS = (
+    Column.field("connections_active", "clients"),
+    Column.field("messages_published", "published", ","),
+    Column.field("messages_sent", "sent", ","),
+    Column.field("conflated_messages", "conflated", ","),
+    Column.field("lagged_clients", "lagged"),
+    Column.field("connections_refused", "refused"),
+)
+
+
+async def _serve(
+    server: Server, symbols: dict[str, list[str]], source: str, rate: int, duration: float | None, mode: ViewMode
+) -> None:
     """The server fed by a feed (on the simulator or live) until ``duration`` or Ctrl-C."""
+    view = StatusView(mode, _SERVE_COLUMNS, _serve_line, "tickwire serve")
     async with contextlib.AsyncExitStack() as stack:
         urls: dict[str, str] = {}
         if source == "simulator":
@@ -433,16 +499,20 @@ async def _serve(server: Server, symbols: dict[str, list[str]], source: str, rat
             feed.subscribe(venue, venue_symbols, CHANNELS)
         feed.broadcast(server)
         await stack.enter_async_context(feed)
-        print(f"dashboard {server.url}  websocket {server.ws_url}  ({source}: {', '.join(symbols)})", flush=True)
+        view.note(f"dashboard {server.url}  websocket {server.ws_url}  ({source}: {', '.join(symbols)})")
         started = time.monotonic()
-        while duration is None or time.monotonic() - started < duration:
-            await asyncio.sleep(1.0 if duration is None else max(0.0, min(1.0, duration - (time.monotonic() - started))))
-            metrics = server.metrics()
-            print(
-                f"clients {metrics['connections_active']:>4}  published {metrics['messages_published']:>10,}  "
-                f"sent {metrics['messages_sent']:>10,}  conflated {metrics['conflated_messages']:>8,}  "
-                f"lagged {metrics['lagged_clients']}  refused {metrics['connections_refused']}",
-                flush=True,
+        metrics = server.metrics()
+        try:
+            with view:
+                while duration is None or time.monotonic() - started < duration:
+                    await asyncio.sleep(1.0 if duration is None else max(0.0, min(1.0, duration - (time.monotonic() - started))))
+                    metrics = server.metrics()
+                    view.show([{key: metrics[key] for key in _SERVE_KEYS}])
+        finally:
+            view.summary(
+                f"published {metrics['messages_published']:,} messages, sent {metrics['messages_sent']:,} "
+                f"in {time.monotonic() - started:.1f} s",
+                {key: metrics[key] for key in _SERVE_KEYS} | {"seconds": round(time.monotonic() - started, 3)},
             )
 
 
@@ -462,32 +532,79 @@ class _VenueTally:
     def __init__(self) -> None:
         self.total = 0
         self.interval = 0
-        self.latencies_us: list[float] = []
+        self.latencies = _core.LatencyHistogram()
         self.errors = 0
 
     def on_event(self, event: Trade | BBO | BookUpdate | Ticker) -> None:
-        self.latencies_us.append((time.monotonic_ns() - event.receive_time_ns) / 1000)
+        self.latencies.record(max(0, time.monotonic_ns() - event.receive_time_ns))
         self.total += 1
         self.interval += 1
 
     def take(self, seconds: float) -> tuple[float, float, float]:
         """Events/s, p50 and p99 µs of the interval; starts the next one."""
-        latencies = sorted(self.latencies_us)
-        p50 = latencies[len(latencies) // 2] if latencies else float("nan")
-        p99 = latencies[int(len(latencies) * 0.99)] if latencies else float("nan")
+        empty = self.latencies.count == 0
+        p50 = float("nan") if empty else self.latencies.percentile_ns(50) / 1000
+        p99 = float("nan") if empty else self.latencies.percentile_ns(99) / 1000
         rate = self.interval / seconds
         self.interval = 0
-        self.latencies_us.clear()
+        self.latencies.reset()
         return rate, p50, p99
 
 
-async def _demo(rate: int, duration: float | None, faults: float, port: int) -> None:
+def _demo_line(row: dict[str, Any]) -> str:
+    return (
+        f"{row['venue']:<9} {'connected' if row['connected'] else 'DOWN':<9} {row['events_per_s']:>9,.0f} events/s  "
+        f"read→callback p50 {row['p50_us']:>7.1f} µs  p99 {row['p99_us']:>8.1f} µs  total {row['total']:>9,}  "
+        f"books {row['books_valid']}/{row['books']} valid, {row['resyncs']} resynced  "
+        f"reconnects {row['reconnects']}  errors {row['errors']}"
+    )
+
+
+_DEMO_COLUMNS = (
+    Column.field("venue", justify="left"),
+    Column("state", lambda row: "[green]up[/]" if row["connected"] else "[bold red]DOWN[/]", "left"),
+    Column.field("events_per_s", "ev/s", ",.0f"),
+    Column.field("p50_us", "p50 µs", ".1f"),
+    Column.field("p99_us", "p99 µs", ".1f"),
+    Column.field("total", "events", ","),
+    Column("books", lambda row: f"{row['books_valid']}/{row['books']}"),
+    Column.field("resyncs", "resync"),
+    Column.field("reconnects", "reconn"),
+    Column.field("errors", "err"),
+)
+
+
+def _venue_rows(tallies: dict[str, _VenueTally], metrics: dict[str, Any], seconds: float) -> list[dict[str, Any]]:
+    """A row per venue: the tally's interval and the feed's metrics of the venue's links."""
+    rows = []
+    for venue, tally in tallies.items():
+        events_per_s, p50, p99 = tally.take(seconds)
+        links = [m for name, m in metrics.items() if name.split("-")[0].split("#")[0] == venue]
+        books = [m["books"] for m in links if "books" in m]
+        rows.append({
+            "venue": venue,
+            "connected": bool(links) and all(m["connected"] for m in links),
+            "events_per_s": round(events_per_s, 1),
+            "p50_us": round(p50, 1),
+            "p99_us": round(p99, 1),
+            "total": tally.total,
+            "books_valid": sum(b["valid"] for b in books),
+            "books": sum(b["books"] for b in books),
+            "resyncs": sum(b["resyncs"] for b in books),
+            "reconnects": sum(m["reconnection_count"] for m in links),
+            "errors": tally.errors,
+        })
+    return rows
+
+
+async def _demo(rate: int, duration: float | None, faults: float, port: int, mode: ViewMode) -> None:
     """The simulator for all five venues and a feed on every channel of two symbols each;
-    a line per venue every second until ``duration`` or Ctrl-C, then a summary."""
+    the venues' status every second until ``duration`` or Ctrl-C, then a summary."""
     symbols = sorted({symbol for venue_symbols in DEMO_SYMBOLS.values() for symbol in venue_symbols})
     tallies = {venue: _VenueTally() for venue in DEMO_SYMBOLS}
     started = time.monotonic()
     deadline = None if duration is None else started + duration
+    view = StatusView(mode, _DEMO_COLUMNS, _demo_line, "tickwire demo")
     async with Simulator(list(DEMO_SYMBOLS), symbols, rate=rate, faults=faults) as sim, await _start_server(Server(port=port)) as server:
         # Loopback answers in microseconds: short heartbeat and close limits show recovery from a
         # stalled or dropped connection within seconds.
@@ -515,36 +632,27 @@ async def _demo(rate: int, duration: float | None, faults: float, port: int) -> 
             register(on_event)
         feed.on_error(on_error)
         feed.broadcast(server)
-        print(f"dashboard {server.url}", flush=True)
-        print(f"tickwire demo: simulated {', '.join(DEMO_SYMBOLS)} at {rate:,} happenings/s each"
-              f"{f', {faults:g} faults/min' if faults else ''}; Ctrl-C to stop", flush=True)
+        view.note(f"dashboard {server.url}")
+        view.note(f"tickwire demo: simulated {', '.join(DEMO_SYMBOLS)} at {rate:,} happenings/s each"
+                  f"{f', {faults:g} faults/min' if faults else ''}; Ctrl-C to stop")
         try:
-            async with feed:
-                last = time.monotonic()
-                while deadline is None or last < deadline:
-                    await asyncio.sleep(1.0 if deadline is None else max(0.0, min(1.0, deadline - last)))
-                    now = time.monotonic()
-                    metrics = feed.metrics()["venues"]
-                    for venue, tally in tallies.items():
-                        events_per_s, p50, p99 = tally.take(now - last)
-                        links = [m for name, m in metrics.items() if name.split("-")[0].split("#")[0] == venue]
-                        connected = all(m["connected"] for m in links) and bool(links)
-                        reconnects = sum(m["reconnection_count"] for m in links)
-                        books = [m["books"] for m in links if "books" in m]
-                        valid, kept = sum(b["valid"] for b in books), sum(b["books"] for b in books)
-                        resyncs = sum(b["resyncs"] for b in books)
-                        print(
-                            f"{venue:<9} {'connected' if connected else 'DOWN':<9} {events_per_s:>9,.0f} events/s  "
-                            f"read→callback p50 {p50:>7.1f} µs  p99 {p99:>8.1f} µs  total {tally.total:>9,}  "
-                            f"books {valid}/{kept} valid, {resyncs} resynced  reconnects {reconnects}  errors {tally.errors}",
-                            flush=True,
-                        )
-                    last = now
+            with view:
+                async with feed:
+                    last = time.monotonic()
+                    while deadline is None or last < deadline:
+                        await asyncio.sleep(1.0 if deadline is None else max(0.0, min(1.0, deadline - last)))
+                        now = time.monotonic()
+                        view.show(_venue_rows(tallies, feed.metrics()["venues"], now - last))
+                        last = now
         finally:
             elapsed = time.monotonic() - started
             total = sum(t.total for t in tallies.values())
-            print(f"received {total:,} events in {elapsed:.1f} s ({total / elapsed:,.0f}/s): "
-                  + ", ".join(f"{venue} {tally.total:,}" for venue, tally in tallies.items()), flush=True)
+            view.summary(
+                f"received {total:,} events in {elapsed:.1f} s ({total / elapsed:,.0f}/s): "
+                + ", ".join(f"{venue} {tally.total:,}" for venue, tally in tallies.items()),
+                {"events": total, "seconds": round(elapsed, 3), "by_venue": {v: t.total for v, t in tallies.items()},
+                 "errors": sum(t.errors for t in tallies.values())},
+            )
 
 
 if __name__ == "__main__":
