@@ -43,8 +43,13 @@ async def test_replay_gives_exactly_the_events_the_recorded_frames_hold(tmp_path
     assert recording.header.url.startswith("ws://127.0.0.1:") and recording.header.kind == "spot"
     records = list(recording.records())
     assert len(records) == recorder.records and not recording.truncated
+    # The session's connect is recorded too; Kraken's books need no REST snapshot.
+    assert [record.kind for record in records if record.kind != "frame"] == ["session"]
     expected = [
-        (event, record.receive_time_ns) for record in records for event in tickwire.parse("kraken", record.data)
+        (event, record.receive_time_ns)
+        for record in records
+        if record.kind == "frame"
+        for event in tickwire.parse("kraken", record.data)
     ]
     replayed = list(replay(path))
     assert [without_receive_time(event) for event in replayed] == [without_receive_time(event) for event, _ in expected]

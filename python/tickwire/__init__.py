@@ -5,6 +5,8 @@ The public API lives here; ``tickwire._core`` is the compiled core and not for d
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import atexit
 
 from .client import (
@@ -88,6 +90,7 @@ __all__ = [
     "RecordingError",
     "RecordingHeader",
     "Replay",
+    "ReplayServer",
     "Server",
     "Session",
     "SessionEvent",
@@ -115,3 +118,17 @@ __all__ = [
     "parse",
     "replay",
 ]
+
+
+if TYPE_CHECKING:
+    from .replay_server import ReplayServer
+
+
+def __getattr__(name: str) -> object:
+    # The replay server brings the websockets library in: imported when first used, so a
+    # feed's import stays as light as it was.
+    if name == "ReplayServer":
+        from .replay_server import ReplayServer
+
+        return ReplayServer
+    raise AttributeError(f"module 'tickwire' has no attribute {name!r}")

@@ -683,6 +683,10 @@ class VenueProtocol:
         """Messages to send first on every connection."""
     def snapshot_url(self, symbol: str, base: str | None = None) -> str | None:
         """The REST URL of ``symbol``'s book snapshot (Binance), or ``None``."""
+    def parse_snapshot(self, symbol: str, body: bytes, receive_time_ns: int = 0) -> BookUpdate:
+        """The book snapshot of ``symbol`` in the REST answer ``body``: a ``BookUpdate`` with
+        ``is_snapshot`` and the snapshot's update id as ``last_sequence``. ``ParseError`` for a
+        body that is no snapshot; ``ValueError`` for a venue without REST snapshots."""
 
 def endpoint_kind(venue: str, symbol: str) -> str:
     """``"spot"`` or ``"perpetual"``: the kind of endpoint serving ``symbol`` on ``venue``."""

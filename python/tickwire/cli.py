@@ -26,7 +26,10 @@ their receive times, to a capture log (see :mod:`tickwire.recording`) until Ctrl
 ``--duration``; ``tickwire replay FILE`` prints the log's events again through the venue's
 parser, at the recorded pace (``--speed 1``, the default), faster (``--speed 10``) or as fast as
 possible (``--speed max``). A log cut short by a crash replays up to its last whole record, with
-a warning on stderr, and exits 0.
+a warning on stderr, and exits 0. ``tickwire replay FILE --serve`` serves the log as a local
+venue instead (:class:`~tickwire.ReplayServer`): it prints the URL, and a feed (or ``tickwire
+stream --url``) connecting there gets the recorded frames; it exits once the log has been
+played.
 
 Exit status: 0 success; 2 bad input (arguments, an unknown venue, symbol or channel, a file that
 is no capture log or is damaged); 1 a failure at run time (a host that cannot be reached, a
@@ -180,6 +183,10 @@ def _add_live_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     replay_command.add_argument("--speed", default="1", help="1: the recorded pace (default); 10: ten times faster; max: as fast as possible")
     replay_command.add_argument("--json", action="store_true", help="one JSON object per line")
     replay_command.add_argument("--quiet", action="store_true", help="no header line on stderr, only warnings and errors")
+    replay_command.add_argument("--serve", action="store_true", help="serve the log as a local venue for a feed, instead of printing it")
+    replay_command.add_argument("--host", default="127.0.0.1", help="with --serve: the address to listen on (default: loopback)")
+    replay_command.add_argument("--port", type=int, default=0, help="with --serve: the port (default: any free one)")
+    replay_command.add_argument("--duration", type=float, default=None, help="with --serve: stop after this many seconds (default: once played)")
 
 
 def _run_live_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -190,6 +197,8 @@ def _run_live_command(parser: argparse.ArgumentParser, args: argparse.Namespace)
             speed = None if args.speed == "max" else _positive(args.speed)
             if speed is False:
                 parser.error("--speed must be a positive number or 'max'")
+            if args.serve:
+                return asyncio.run(_serve_replay(args, speed or None))
             return _replay(args.file, speed or None, as_json=args.json, quiet=args.quiet)
         try:
             channels = _channels(_split(args.channels))
@@ -406,6 +415,29 @@ _SIMULATE_COLUMNS = (
     Column.field("slow_disconnects", "dropped slow"),
     Column.field("heartbeat_disconnects", "dropped silent"),
 )
+
+
+async def _serve_replay(args: argparse.Namespace, speed: float | None) -> int:
+    """Serves the capture log to feeds until it has been played (and a second more for the
+    last frames to be read), ``--duration`` or Ctrl-C; the exit status."""
+    from .replay_server import ReplayServer
+
+    venue = ReplayServer(args.file, speed=speed, host=args.host, port=args.port)
+    header = venue.recording.header
+    async with venue:
+        print(json.dumps(venue.urls()) if args.json else f"tickwire replay: serving {header.endpoint} at {venue.url}", flush=True)
+        if not args.quiet and not args.json:
+            print(f"tickwire replay: e.g. tickwire stream {header.venue} {' '.join(sorted({s for s, _ in header.subscriptions}))} "
+                  f"--channels {','.join(sorted({c for _, c in header.subscriptions}))} --url {venue.url}", file=sys.stderr, flush=True)
+        try:
+            await asyncio.wait_for(venue.finished.wait(), args.duration)
+            await asyncio.sleep(1.0)
+        except TimeoutError:
+            pass
+    if not args.quiet:
+        print(f"tickwire replay: sent {venue.frames_sent:,} frames to {venue.connections} connection(s)"
+              f"{'' if venue.finished.is_set() else ' (stopped before the end of the log)'}", file=sys.stderr, flush=True)
+    return 0
 
 
 async def _simulate(simulator: Simulator, duration: float | None, mode: ViewMode) -> None:

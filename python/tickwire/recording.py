@@ -2,11 +2,14 @@
 
 A :class:`Recorder` keeps one reconnecting session to one venue endpoint, subscribes on every
 (re)connection, and appends every text and binary frame it receives (acks and heartbeats
-included) to a compressed, append-only log with its receive time. :func:`replay` reads the log
+included) to a compressed, append-only log with its receive time, together with the session's
+connects and disconnects and, for venues whose books start from a REST snapshot (Binance), each
+snapshot fetched after a (re)connection. :func:`replay` reads the log
 back through the venue's parser (:func:`tickwire.parse`) and yields the market events again, at
 the recorded pace or faster; :class:`Recording` reads the header and the raw records.
 
-The file, format version 1::
+The file, format version 2 (version 1, the same without session and REST records, is read
+too)::
 
     magic      8 bytes   b"\\x89TWR\\r\\n\\x1a\\n"
     version    u16 LE    1
@@ -15,8 +18,10 @@ The file, format version 1::
                          tickwire_version, started_at (ISO 8601, UTC), started_at_ns (Unix ns)
     batches    each: u32 LE length, then one zstd frame (with checksum) of that length, holding
                records: u64 LE receive time (time.monotonic_ns() clock of the recording
-               process), u64 LE wall-clock receive time (Unix ns), u8 flags (1: binary frame,
-               0: text, UTF-8), u32 LE length, the frame's bytes
+               process), u64 LE wall-clock receive time (Unix ns), u8 kind, u32 LE length,
+               the bytes. Kinds: 0 a text frame (UTF-8); 1 a binary frame; 2 a session
+               event, JSON {"event": "connected" | "disconnected", "message"}; 3 a REST
+               book snapshot, JSON {"symbol", "url", "body"} or {"symbol", "url", "error"}
 
 A batch is written whole and flushed (every ``flush_interval`` seconds, or every
 ``flush_records`` records), so a log cut short by a crash reads up to its last whole record:
@@ -29,8 +34,11 @@ The receive time is when the batch of frames holding the frame was handed to Pyt
 moment a feed's Python venue stamps); replayed events carry it as ``receive_time_ns``, so a
 replay gives equal events every time.
 
-What a log does not hold: the REST book snapshot a Binance book starts from (its book replays
-as deltas only), and the connection's state changes.
+:class:`~tickwire.ReplayServer` (``tickwire replay --serve``) serves a log as a local venue, so
+a :class:`~tickwire.Feed` runs against the recorded frames: it answers the feed's requests as
+the venue would, sends the recorded frames at the recorded pace (or faster), closes the
+connection where the recorded one was lost, and answers the REST snapshot request with the
+recorded snapshot.
 """
 
 from __future__ import annotations
@@ -47,7 +55,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO, Unpack
+from typing import Any, BinaryIO, Literal, Unpack
 
 import zstandard
 
@@ -56,10 +64,10 @@ from ._core import BBO, BookUpdate, Ticker, Trade
 from .client import ConnectOptions
 from .events import CHANNELS, Channel
 from .exceptions import ConnectionClosed, ParseError
-from .feed import _ENDPOINTS, _endpoint_name
+from .feed import _ENDPOINTS, SNAPSHOT_TIMEOUT, _endpoint_name, _http_base, _http_get
 from .session import ReconnectPolicy, Session, SessionEvent, StateCallback, open_session
 
-__all__ = ["Event", "Record", "Recorder", "Recording", "RecordingError", "RecordingHeader", "Replay", "replay"]
+__all__ = ["Event", "Record", "RecordKind", "Recorder", "Recording", "RecordingError", "RecordingHeader", "Replay", "replay"]
 
 logger = logging.getLogger(__name__)
 
@@ -67,11 +75,17 @@ logger = logging.getLogger(__name__)
 Event = Trade | BBO | BookUpdate | Ticker
 
 MAGIC = b"\x89TWR\r\n\x1a\n"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: The versions this tickwire reads.
+_READABLE_VERSIONS = (1, 2)
 _PREAMBLE = struct.Struct("<8sHI")
 _BATCH_LENGTH = struct.Struct("<I")
 _RECORD_HEAD = struct.Struct("<QQBI")
-_BINARY = 1
+#: A record's kind, as the file stores it.
+_TEXT, _BINARY, _SESSION, _SNAPSHOT = 0, 1, 2, 3
+#: What a record holds: a frame as received, a session event, or a REST book snapshot.
+RecordKind = Literal["frame", "session", "snapshot"]
+_KIND_OF: dict[int, RecordKind] = {_TEXT: "frame", _BINARY: "frame", _SESSION: "session", _SNAPSHOT: "snapshot"}
 #: Largest header or compressed batch a reader accepts: more is garbage, not a capture.
 _MAX_CHUNK_BYTES = 256 * 1024 * 1024
 _CHANNEL_OF: dict[type, Channel] = {Trade: "trades", BBO: "bbo", BookUpdate: "book", Ticker: "ticker"}
@@ -91,18 +105,21 @@ class RecordingError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """One frame as received.
+    """One record of a log: a frame as received, a session event or a REST book snapshot.
 
     Attributes:
         receive_time_ns: When it was handed to Python, on the recording process's
             ``time.monotonic_ns()`` clock.
         wall_time_ns: The same moment on the wall clock, Unix ns.
-        data: The frame: ``str`` for a text frame, ``bytes`` for a binary one.
+        data: A frame: ``str`` for a text frame, ``bytes`` for a binary one. A session event
+            or snapshot: its JSON text (see the module's format description).
+        kind: ``"frame"``, ``"session"`` or ``"snapshot"``.
     """
 
     receive_time_ns: int
     wall_time_ns: int
     data: str | bytes
+    kind: RecordKind = "frame"
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,8 +201,11 @@ class _LogWriter:
         file.write(_PREAMBLE.pack(MAGIC, FORMAT_VERSION, len(header_json)) + header_json)
         file.flush()
 
-    def add(self, receive_time_ns: int, wall_time_ns: int, data: str | bytes) -> None:
-        raw, flags = (data.encode(), 0) if isinstance(data, str) else (bytes(data), _BINARY)
+    def add(self, receive_time_ns: int, wall_time_ns: int, data: str | bytes, kind: int | None = None) -> None:
+        """Appends a frame (its kind from ``data``'s type) or, with ``kind``, another record."""
+        raw, flags = (data.encode(), _TEXT) if isinstance(data, str) else (bytes(data), _BINARY)
+        if kind is not None:
+            flags = kind
         self._pending.write(_RECORD_HEAD.pack(receive_time_ns, wall_time_ns, flags, len(raw)))
         self._pending.write(raw)
         self.pending_records += 1
@@ -273,6 +293,16 @@ class Recorder:
         self._writer: _LogWriter | None = None
         self._session: Session | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        #: Where REST snapshots come from: production, or a simulator's port.
+        self._snapshot_base = _http_base(url) if url else None
+        self._snapshot_symbols = [
+            symbol for symbol, channel in self.subscriptions
+            if channel == "book" and self.protocol.snapshot_url(symbol) is not None
+        ]
+        #: Book symbols of this connection whose snapshot is still to be fetched: each is
+        #: fetched once its first update arrived, as a feed does.
+        self._snapshots_due: set[str] = set()
+        self._fetches: set[asyncio.Task[None]] = set()
 
     def on_connect_messages(self) -> list[str]:
         """What every connection sends first: the venue's own messages, then the subscribe
@@ -325,6 +355,7 @@ class Recorder:
         self._session = open_session(
             self.url, on_connect=self.on_connect_messages(), reconnect=self._reconnect, **self._options
         )
+        self._session.on_state(self._record_state)
         for callback in self._state_callbacks:
             self._session.on_state(callback)
         self._session.on_batch(self._on_batch)
@@ -352,6 +383,15 @@ class Recorder:
         quiet = self._closing or event.event in ("connecting", "connected")
         logger.log(logging.DEBUG if quiet else logging.WARNING, "%s: %s", self.url, event.message)
 
+    def _record_state(self, event: SessionEvent) -> None:
+        """Connects and disconnects go into the log (a replay server closes its client where
+        the recorded connection was lost); a connect makes every book's snapshot due."""
+        if self._writer is None or self._closing or event.event not in ("connected", "disconnected"):
+            return  # the recorder's own close is no connection lost
+        record = json.dumps({"event": event.event, "message": event.message})
+        self._writer.add(time.monotonic_ns(), time.time_ns(), record, _SESSION)
+        self._snapshots_due = set(self._snapshot_symbols) if event.event == "connected" else set()
+
     def _on_batch(self, batch: list[str | bytes]) -> None:
         writer = self._writer
         if writer is None:
@@ -359,8 +399,36 @@ class Recorder:
         receive_time_ns, wall_time_ns = time.monotonic_ns(), time.time_ns()
         for message in batch:
             writer.add(receive_time_ns, wall_time_ns, message)
+        if self._snapshots_due:
+            self._fetch_due_snapshots(batch)
         if writer.pending_records >= self._flush_records:
             writer.flush()
+
+    def _fetch_due_snapshots(self, batch: list[str | bytes]) -> None:
+        """Starts the snapshot fetch of each due book whose first update is in ``batch``."""
+        for message in batch:
+            try:
+                events = _core.parse(self.protocol.name, message, self.kind)
+            except ParseError:
+                continue  # recorded as it came; a replay reports it
+            for event in events:
+                if isinstance(event, BookUpdate) and event.symbol in self._snapshots_due:
+                    self._snapshots_due.discard(event.symbol)
+                    task = asyncio.get_running_loop().create_task(self._fetch_snapshot(event.symbol))
+                    self._fetches.add(task)
+                    task.add_done_callback(self._fetches.discard)
+
+    async def _fetch_snapshot(self, symbol: str) -> None:
+        url = self.protocol.snapshot_url(symbol, self._snapshot_base)
+        assert url is not None
+        fields: dict[str, str] = {"symbol": symbol, "url": url}
+        try:
+            fields["body"] = (await asyncio.to_thread(_http_get, url, SNAPSHOT_TIMEOUT)).decode("utf-8", "replace")
+        except OSError as error:
+            fields["error"] = str(error)
+            logger.warning("%s: cannot fetch the %s book snapshot from %s: %s", self.url, symbol, url, error)
+        if self._writer is not None:
+            self._writer.add(time.monotonic_ns(), time.time_ns(), json.dumps(fields), _SNAPSHOT)
 
     async def _flush_every_interval(self) -> None:
         while self._writer is not None:
@@ -381,7 +449,7 @@ class Recorder:
     async def close(self) -> None:
         """Close the session, write what is pending and close the file. Idempotent."""
         self._closing = True
-        for task in self._tasks:
+        for task in (*self._tasks, *self._fetches):
             task.cancel()
         self._tasks.clear()
         if self._session is not None:
@@ -458,8 +526,8 @@ class Recording:
                 raise self._fail("the capture log is cut short inside its header")
             raise self._fail("not a tickwire capture log (no magic number)")
         _, version, length = _PREAMBLE.unpack(preamble)
-        if version != FORMAT_VERSION:
-            raise self._fail(f"capture log format version {version}; this tickwire reads version {FORMAT_VERSION}")
+        if version not in _READABLE_VERSIONS:
+            raise self._fail(f"capture log format version {version}; this tickwire reads versions {', '.join(map(str, _READABLE_VERSIONS))}")
         if length > _MAX_CHUNK_BYTES:
             raise self._fail(f"corrupt header (length {length})")
         data = file.read(length)
@@ -500,7 +568,10 @@ class Recording:
                     content = zstandard.ZstdDecompressor().decompress(frame)
                 except zstandard.ZstdError as error:
                     raise self._fail(f"corrupt batch at byte {offset}: {error}") from None
-                records, rest = _split_records(content)
+                try:
+                    records, rest = _split_records(content)
+                except ValueError as error:
+                    raise self._fail(f"corrupt batch at byte {offset}: {error}") from None
                 if rest:
                     raise self._fail(f"corrupt batch at byte {offset}: a record runs past its end")
                 yield from records
@@ -512,7 +583,10 @@ class Recording:
             content = zstandard.ZstdDecompressor().decompressobj().decompress(torn)
         except zstandard.ZstdError:
             return  # the torn part is not even a frame's beginning: nothing to save
-        records, _ = _split_records(content)
+        try:
+            records, _ = _split_records(content)
+        except ValueError as error:
+            raise self._fail(f"corrupt batch at byte {offset}: {error}") from None
         yield from records
 
     def _cut_short(self, offset: int) -> None:
@@ -539,8 +613,11 @@ def _split_records(content: bytes) -> tuple[list[Record], bytes]:
         end = position + head + length
         if end > len(content):
             break
+        kind = _KIND_OF.get(flags)
+        if kind is None:
+            raise ValueError(f"a record of unknown kind {flags}")
         raw = bytes(view[position + head : end])
-        records.append(Record(receive_time_ns, wall_time_ns, raw if flags & _BINARY else raw.decode("utf-8", "replace")))
+        records.append(Record(receive_time_ns, wall_time_ns, raw if flags == _BINARY else raw.decode("utf-8", "replace"), kind))
         position = end
     return records, bytes(view[position:])
 
@@ -585,13 +662,31 @@ class Replay:
 
     def _events(self, record: Record) -> list[Event]:
         header = self.recording.header
+        if record.kind == "session":
+            return []
         try:
+            if record.kind == "snapshot":
+                return self._snapshot(record)
             parsed = _core.parse(header.venue, record.data, header.kind, record.receive_time_ns)
         except ParseError as error:
             self.parse_errors += 1
             logger.warning("%s: a frame the %s parser refuses, skipped: %s", self.recording.path, header.venue, error)
             return []
         return [event for event in parsed if (event.symbol, _CHANNEL_OF[type(event)]) in self._wanted]
+
+    def _snapshot(self, record: Record) -> list[Event]:
+        """The recorded REST snapshot as the ``BookUpdate`` a feed starts the book from; none
+        for a fetch that failed."""
+        try:
+            fields = json.loads(record.data)
+            wanted = "body" in fields and (fields["symbol"], "book") in self._wanted
+        except (ValueError, KeyError, TypeError) as error:
+            raise RecordingError(f"{self.recording.path}: a damaged snapshot record: {error}", str(self.recording.path)) from None
+        if not wanted:
+            return []
+        header = self.recording.header
+        protocol = _core.VenueProtocol(*_ENDPOINTS[header.endpoint])
+        return [protocol.parse_snapshot(fields["symbol"], fields["body"].encode(), record.receive_time_ns)]
 
     def __iter__(self) -> Iterator[Event]:
         started = time.monotonic()
@@ -620,7 +715,8 @@ class Replay:
 def replay(path: str | Path, *, speed: float | None = None) -> Replay:
     """The market events of the capture log at ``path``, parsed again by the venue's parser:
     ``Trade``, ``BBO``, ``BookUpdate`` and ``Ticker`` objects of the recorded subscriptions, as
-    the venue sent them (books are not validated: a replay gives every update as it came).
+    the venue sent them (books are not validated: a replay gives every update as it came; a
+    recorded REST snapshot comes as a ``BookUpdate`` snapshot where it was fetched).
     Each event's ``receive_time_ns`` is its frame's recorded receive time.
 
     Iterate the result with ``for`` (sleeps between events) or ``async for`` (awaits between

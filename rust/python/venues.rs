@@ -7,9 +7,9 @@ use std::str::FromStr;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use super::events::kind_from_name;
+use super::events::{event_to_python, kind_from_name, parse_error};
 use crate::model::market::intern_unified;
-use crate::model::{Channel, InstrumentKind, MarketRef, Venue};
+use crate::model::{Channel, Event, InstrumentKind, MarketRef, Venue};
 use crate::venues::{Action, Adapter, Spec, VenueError, adapter, binance};
 
 /// One venue endpoint's protocol: spec, request builders, adapters for sessions.
@@ -151,6 +151,31 @@ impl PyVenueProtocol {
             intern_unified(self.venue, symbol).map_err(|error| PyValueError::new_err(error.to_string()))?;
         let base = base.unwrap_or(binance::REST_URL).trim_end_matches('/');
         Ok(Some(format!("{base}{}", binance::depth_snapshot_path(&market, binance::SNAPSHOT_LIMIT))))
+    }
+
+    /// The book snapshot of `symbol` in a REST answer `body` (the page of
+    /// [`snapshot_url`](Self::snapshot_url)) as a `BookUpdate` with `is_snapshot` set and the
+    /// snapshot's update id as `last_sequence`: how a replay turns a recorded fetch back into
+    /// the event a feed starts the book from.
+    ///
+    /// `ParseError` for a body that is no snapshot (the venue's REST error, say); `ValueError`
+    /// for a venue whose books start from no REST snapshot, or an unknown symbol.
+    #[pyo3(signature = (symbol, body, receive_time_ns = 0))]
+    fn parse_snapshot<'py>(
+        &self,
+        py: Python<'py>,
+        symbol: &str,
+        body: &[u8],
+        receive_time_ns: u64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if self.venue != Venue::Binance {
+            return Err(PyValueError::new_err(format!("{} books start from no REST snapshot", self.venue)));
+        }
+        let market =
+            intern_unified(self.venue, symbol).map_err(|error| PyValueError::new_err(error.to_string()))?;
+        let snapshot = binance::parse_depth_snapshot(&market, body, receive_time_ns)
+            .map_err(|error| parse_error(&error, binance::REST_URL))?;
+        event_to_python(py, Event::Book(snapshot))
     }
 
     /// The messages subscribing to `pairs` of (unified symbol, channel) under `request_id`.
