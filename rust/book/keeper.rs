@@ -138,15 +138,17 @@ pub struct BookKeeper {
     resyncs_held: u64,
 }
 
-/// The rule for `venue`'s books.
+/// The rule for `venue`'s books: a built-in venue's own, a registered venue's from its
+/// traits; `None` if its books are not kept.
 #[must_use]
-pub const fn rule_for(venue: Venue) -> SyncRule {
+pub const fn rule_for(venue: Venue) -> Option<SyncRule> {
     match venue {
-        Venue::Binance => SyncRule::Binance,
-        Venue::Bybit => SyncRule::Bybit,
-        Venue::Okx => SyncRule::Okx,
-        Venue::Coinbase => SyncRule::Coinbase,
-        Venue::Kraken => SyncRule::Kraken,
+        Venue::Binance => Some(SyncRule::Binance),
+        Venue::Bybit => Some(SyncRule::Bybit),
+        Venue::Okx => Some(SyncRule::Okx),
+        Venue::Coinbase => Some(SyncRule::Coinbase),
+        Venue::Kraken => Some(SyncRule::Kraken),
+        Venue::Registered(venue) => venue.traits().book_sync,
     }
 }
 
@@ -181,27 +183,34 @@ impl BookKeeper {
         !self.orders.is_empty()
     }
 
-    fn entry(&mut self, market: &MarketRef) -> &mut Entry {
+    fn entry(&mut self, market: &MarketRef) -> Option<&mut Entry> {
+        self.entries.get_mut(market.id as usize)?.as_mut()
+    }
+
+    fn entry_or_insert(&mut self, market: &MarketRef, rule: SyncRule) -> &mut Entry {
         let index = market.id as usize;
         if self.entries.len() <= index {
             self.entries.resize_with(index + 1, || None);
         }
-        let depth = self.config.depth;
-        self.entries[index].get_or_insert_with(|| {
-            let rule = rule_for(market.venue);
-            let sync = match depth {
-                Some(depth) => BookSync::with_depth_limit(rule, Some(depth)),
-                None => BookSync::new(rule),
-            };
-            Entry { market: market.clone(), sync, ordered_at_ns: None, recent_orders: VecDeque::new() }
+        // A registered venue's depth window is not known: its books keep every level sent
+        // unless the owner sets one.
+        let venue_depth = if market.venue.is_builtin() { rule.default_depth() } else { None };
+        let depth = self.config.depth.or(venue_depth);
+        self.entries[index].get_or_insert_with(|| Entry {
+            market: market.clone(),
+            sync: BookSync::with_depth_limit(rule, depth),
+            ordered_at_ns: None,
+            recent_orders: VecDeque::new(),
         })
     }
 
-    /// One update of a market's book; see [`Verdict`].
+    /// One update of a market's book; see [`Verdict`]. A venue whose books are not kept
+    /// ([`rule_for`] is `None`) has its updates handed on as they came, and no book.
     pub fn apply(&mut self, update: &BookUpdate) -> Verdict {
+        let Some(rule) = rule_for(update.market.venue) else { return Verdict::Deliver };
         let now_ns = update.receive_time_ns;
         let policy = self.config.resync;
-        let entry = self.entry(&update.market);
+        let entry = self.entry_or_insert(&update.market, rule);
         let was_valid = entry.sync.is_valid();
         let outcome = entry.sync.apply(update);
         if update.is_snapshot {
@@ -248,7 +257,7 @@ impl BookKeeper {
         others
             .into_iter()
             .filter_map(|other| {
-                let entry = self.entry(&other);
+                let entry = self.entry(&other)?;
                 let Some(Outcome::Invalid { resync, .. }) = entry.sync.invalidate_for(reason, now_ns) else {
                     return None;
                 };
@@ -294,7 +303,9 @@ impl BookKeeper {
             }
         }
         for (market, action) in overdue {
-            self.entry(&market).ordered_at_ns = None;
+            if let Some(entry) = self.entry(&market) {
+                entry.ordered_at_ns = None;
+            }
             self.order(&market, action, now_ns, policy);
         }
         stale
@@ -353,7 +364,7 @@ impl BookKeeper {
     /// Orders a resync of `market` unless one is under way; returns its delay (the breaker's
     /// hold).
     fn order(&mut self, market: &MarketRef, action: Resync, now_ns: u64, policy: ResyncPolicy) -> u64 {
-        let entry = self.entry(market);
+        let Some(entry) = self.entry(market) else { return 0 };
         if entry.ordered_at_ns.is_some() {
             return 0;
         }

@@ -73,7 +73,7 @@ fn event_ms(exchange_time_ns: u64) -> u64 {
 
 /// The conflation sub-key of a market's messages: its venue, and a timeframe slot.
 fn sub_key(market: &MarketRef, slot: u8) -> u8 {
-    (market.venue as u8) * 4 + slot
+    market.venue.ordinal() * 4 + slot
 }
 
 /// Appends `"name":value` for an optional decimal (JSON `null` when absent).
