@@ -900,6 +900,76 @@ mod tests {
         );
     }
 
+    fn range(first: u64, last: u64, bids: &[(&str, &str)]) -> BookUpdate {
+        update(false, (Some(first), Some(last), None), bids, &[])
+    }
+
+    #[test]
+    fn snapshot_then_range_needs_each_range_to_start_after_the_last() {
+        let mut sync = BookSync::new(SyncRule::SnapshotThenRange);
+        assert_eq!(sync.book().depth_limit(), None, "no venue window");
+        assert_eq!(sync.apply(&range(1, 4, &[("1", "1")])), Outcome::AwaitingSnapshot);
+        assert_eq!(sync.apply(&update(true, (None, Some(10), None), &[("1", "1")], ASK)), Outcome::Applied);
+        assert_eq!(sync.apply(&range(11, 13, &[("2", "1")])), Outcome::Applied);
+        assert_eq!(sync.apply(&range(14, 14, &[("3", "1")])), Outcome::Applied);
+        assert_eq!(sync.apply(&range(12, 14, &[("9", "1")])), Outcome::Ignored, "covered");
+        assert_eq!(sync.book().bid_qty(dec("9")), None, "not applied");
+        assert_eq!(
+            sync.apply(&range(14, 16, &[])),
+            Outcome::Invalid {
+                reason: Invalidity::Gap { expected: 15, got: 14 },
+                resync: Resync::Resubscribe
+            },
+            "an overlap is not what the venue promises"
+        );
+        assert_eq!(sync.apply(&update(true, (None, Some(20), None), &[("1", "1")], ASK)), Outcome::Applied);
+        assert_eq!(
+            sync.apply(&range(22, 23, &[])),
+            Outcome::Invalid {
+                reason: Invalidity::Gap { expected: 21, got: 22 },
+                resync: Resync::Resubscribe
+            }
+        );
+        assert_eq!(sync.buffered(), 0, "nothing is buffered: the resubscription brings a snapshot");
+        sync.apply(&update(true, (None, Some(30), None), &[("1", "1")], ASK));
+        assert_eq!(
+            sync.apply(&update(false, (None, Some(31), None), &[], &[])),
+            Outcome::Invalid { reason: Invalidity::MissingSequence, resync: Resync::Resubscribe }
+        );
+        assert_eq!((sync.counters().gaps, sync.counters().resyncs), (2, 2));
+    }
+
+    #[test]
+    fn prev_sequence_chains_without_a_checksum() {
+        let mut sync = BookSync::new(SyncRule::PrevSequence);
+        let mut snapshot = update(true, (None, Some(100), None), &[("1", "1")], ASK);
+        snapshot.checksum = Some(12_345);
+        assert_eq!(sync.apply(&snapshot), Outcome::Applied, "a checksum it cannot check is not OKX's");
+        assert_eq!(sync.checksum(), None);
+        assert_eq!(sync.apply(&update(false, (None, Some(107), Some(100)), &[], &[])), Outcome::Applied);
+        assert_eq!(
+            sync.apply(&update(false, (None, Some(109), Some(108)), &[], &[])),
+            Outcome::Invalid {
+                reason: Invalidity::Gap { expected: 107, got: 108 },
+                resync: Resync::Resubscribe
+            }
+        );
+    }
+
+    #[test]
+    fn mechanisms_are_named_and_only_generic_ones_are_found_by_name() {
+        for rule in SyncRule::GENERIC {
+            assert_eq!(SyncRule::from_mechanism(rule.mechanism()), Some(rule));
+            assert!(rule.is_generic());
+        }
+        let names: Vec<&str> = SyncRule::GENERIC.iter().map(|rule| rule.mechanism()).collect();
+        assert_eq!(names, ["rest_snapshot", "snapshot_then_range", "snapshot_then_next", "prev_sequence"]);
+        for rule in [SyncRule::Okx, SyncRule::Kraken, SyncRule::Coinbase] {
+            assert!(!rule.is_generic());
+            assert_eq!(SyncRule::from_mechanism(rule.mechanism()), None);
+        }
+    }
+
     #[test]
     fn a_delta_that_crosses_marks_the_book_invalid() {
         let mut sync = BookSync::new(SyncRule::Bybit);
