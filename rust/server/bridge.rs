@@ -316,6 +316,18 @@ mod tests {
     }
 
     #[test]
+    fn a_registered_venue_is_named_and_conflated_apart() {
+        use crate::model::{SymbolSeparator, VenueTraits};
+        let traits = VenueTraits { symbol_separator: SymbolSeparator::Underscore, book_sync: None };
+        let gate = Venue::register("bridge-gate", traits).unwrap();
+        let market = intern(gate, None, "BTC_USDT").unwrap();
+        assert!(head(&market).ends_with(r#""symbol":"BTC/USDT","venue":"bridge-gate""#));
+        let binance = intern(Venue::Binance, None, "BTCUSDT").unwrap();
+        let keys: Vec<u8> = (0..4).map(|slot| sub_key(&market, slot)).collect();
+        assert!((0..4).all(|slot| !keys.contains(&sub_key(&binance, slot))));
+    }
+
+    #[test]
     fn trades_make_candles_sent_while_growing_and_when_closed() {
         let mut state = MarketState::default();
         let first = candle_updates(&mut state, &trade("100", "1", 60_000, 1), 60_000);
