@@ -241,12 +241,10 @@ pub(super) fn register(name: &str, traits: VenueTraits) -> Result<RegisteredVenu
     let slot = ENTRIES.get(len).ok_or_else(full)?;
     let index = u8::try_from(len).map_err(|_| full())?;
     let name = ArrayString::from(name).map_err(|_| invalid_name(name, "longer than 32 characters"))?;
-    let entry = Entry { index, name, traits };
-    if slot.set(entry).is_err() {
-        unreachable!("slots past LEN are written only here, under WRITER");
-    }
+    // The slot past LEN is empty: it is written only here, under WRITER.
+    let entry = slot.get_or_init(|| Entry { index, name, traits });
     LEN.store(len + 1, Ordering::Release);
-    Ok(RegisteredVenue(slot.get().unwrap_or_else(|| unreachable!("set just above"))))
+    Ok(RegisteredVenue(entry))
 }
 
 fn invalid_name(name: &str, reason: &'static str) -> RegistryError {
