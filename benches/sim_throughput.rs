@@ -142,6 +142,6 @@ fn main() {
         );
     }
     if wanted("minimal") {
-        run("minimal", Arc::new(|_| Box::new(Minimal)), "/");
+        run("minimal", Arc::new(|_| Some(Box::new(Minimal))), "/");
     }
 }

@@ -26,6 +26,7 @@ __all__ = [
     "open_session",
     "parse",
     "quiesce",
+    "register_venue",
     "start_server",
     "start_simulator",
 ]
@@ -690,6 +691,24 @@ class VenueProtocol:
 
 def endpoint_kind(venue: str, symbol: str) -> str:
     """``"spot"`` or ``"perpetual"``: the kind of endpoint serving ``symbol`` on ``venue``."""
+
+def register_venue(
+    name: str,
+    *,
+    symbol_separator: Literal["", "_", "-", "/"] = "",
+    book_sync: Literal["rest_snapshot", "snapshot_then_range", "snapshot_then_next", "prev_sequence"]
+    | None = None,
+) -> None:
+    """Register a venue written in Python, so events, books and the server take its name.
+
+    Its spot symbols join base and quote with ``symbol_separator`` (``"_"``: ``BTC_USDT``;
+    ``""``: ``BTCUSDT``, split at the longest known quote); its books follow ``book_sync``
+    (``None``: not kept). Registering a name again with the same options does nothing.
+
+    Raises:
+        ValueError: A bad name (1 to 32 of ``a-z0-9_-``), a built-in venue's name, an unknown
+            separator or mechanism, a name registered with other options, a full registry.
+    """
 
 def quiesce(timeout: float = 1.0) -> int:
     """Wait (at most ``timeout`` s) until no awaitable is in flight; how many still are."""

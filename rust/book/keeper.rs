@@ -138,15 +138,17 @@ pub struct BookKeeper {
     resyncs_held: u64,
 }
 
-/// The rule for `venue`'s books.
+/// The rule for `venue`'s books: a built-in venue's own, a registered venue's from its
+/// traits; `None` if its books are not kept.
 #[must_use]
-pub const fn rule_for(venue: Venue) -> SyncRule {
+pub const fn rule_for(venue: Venue) -> Option<SyncRule> {
     match venue {
-        Venue::Binance => SyncRule::Binance,
-        Venue::Bybit => SyncRule::Bybit,
-        Venue::Okx => SyncRule::Okx,
-        Venue::Coinbase => SyncRule::Coinbase,
-        Venue::Kraken => SyncRule::Kraken,
+        Venue::Binance => Some(SyncRule::Binance),
+        Venue::Bybit => Some(SyncRule::Bybit),
+        Venue::Okx => Some(SyncRule::Okx),
+        Venue::Coinbase => Some(SyncRule::Coinbase),
+        Venue::Kraken => Some(SyncRule::Kraken),
+        Venue::Registered(venue) => venue.traits().book_sync,
     }
 }
 
@@ -181,27 +183,34 @@ impl BookKeeper {
         !self.orders.is_empty()
     }
 
-    fn entry(&mut self, market: &MarketRef) -> &mut Entry {
+    fn entry(&mut self, market: &MarketRef) -> Option<&mut Entry> {
+        self.entries.get_mut(market.id as usize)?.as_mut()
+    }
+
+    fn entry_or_insert(&mut self, market: &MarketRef, rule: SyncRule) -> &mut Entry {
         let index = market.id as usize;
         if self.entries.len() <= index {
             self.entries.resize_with(index + 1, || None);
         }
-        let depth = self.config.depth;
-        self.entries[index].get_or_insert_with(|| {
-            let rule = rule_for(market.venue);
-            let sync = match depth {
-                Some(depth) => BookSync::with_depth_limit(rule, Some(depth)),
-                None => BookSync::new(rule),
-            };
-            Entry { market: market.clone(), sync, ordered_at_ns: None, recent_orders: VecDeque::new() }
+        // A registered venue's depth window is not known: its books keep every level sent
+        // unless the owner sets one.
+        let venue_depth = if market.venue.is_builtin() { rule.default_depth() } else { None };
+        let depth = self.config.depth.or(venue_depth);
+        self.entries[index].get_or_insert_with(|| Entry {
+            market: market.clone(),
+            sync: BookSync::with_depth_limit(rule, depth),
+            ordered_at_ns: None,
+            recent_orders: VecDeque::new(),
         })
     }
 
-    /// One update of a market's book; see [`Verdict`].
+    /// One update of a market's book; see [`Verdict`]. A venue whose books are not kept
+    /// ([`rule_for`] is `None`) has its updates handed on as they came, and no book.
     pub fn apply(&mut self, update: &BookUpdate) -> Verdict {
+        let Some(rule) = rule_for(update.market.venue) else { return Verdict::Deliver };
         let now_ns = update.receive_time_ns;
         let policy = self.config.resync;
-        let entry = self.entry(&update.market);
+        let entry = self.entry_or_insert(&update.market, rule);
         let was_valid = entry.sync.is_valid();
         let outcome = entry.sync.apply(update);
         if update.is_snapshot {
@@ -248,7 +257,7 @@ impl BookKeeper {
         others
             .into_iter()
             .filter_map(|other| {
-                let entry = self.entry(&other);
+                let entry = self.entry(&other)?;
                 let Some(Outcome::Invalid { resync, .. }) = entry.sync.invalidate_for(reason, now_ns) else {
                     return None;
                 };
@@ -294,7 +303,9 @@ impl BookKeeper {
             }
         }
         for (market, action) in overdue {
-            self.entry(&market).ordered_at_ns = None;
+            if let Some(entry) = self.entry(&market) {
+                entry.ordered_at_ns = None;
+            }
             self.order(&market, action, now_ns, policy);
         }
         stale
@@ -353,7 +364,7 @@ impl BookKeeper {
     /// Orders a resync of `market` unless one is under way; returns its delay (the breaker's
     /// hold).
     fn order(&mut self, market: &MarketRef, action: Resync, now_ns: u64, policy: ResyncPolicy) -> u64 {
-        let entry = self.entry(market);
+        let Some(entry) = self.entry(market) else { return 0 };
         if entry.ordered_at_ns.is_some() {
             return 0;
         }
@@ -553,6 +564,83 @@ mod tests {
             Verdict::Deliver
         );
         assert_eq!(keeper.book(sol.id).unwrap().counters().resyncs, 1);
+    }
+
+    fn registered(name: &str, book_sync: Option<SyncRule>) -> Venue {
+        let symbol_separator = crate::model::SymbolSeparator::Underscore;
+        Venue::register(name, crate::model::VenueTraits { symbol_separator, book_sync }).unwrap()
+    }
+
+    #[test]
+    fn a_snapshot_then_range_venue_delivers_in_order_and_resubscribes_on_a_gap() {
+        let gate = registered("keeper-gate", Some(SyncRule::SnapshotThenRange));
+        let btc = intern(gate, None, "BTC_USDT").unwrap();
+        let mut keeper = keeper();
+        let delta =
+            |first, last, now| update(&btc, false, (Some(first), Some(last), None), &[("99", "1")], &[], now);
+        let snapshot =
+            |last, now| update(&btc, true, (None, Some(last), None), &[("98", "1")], &[("101", "1")], now);
+        assert_eq!(keeper.apply(&delta(1, 2, 1)), Verdict::Withhold, "no snapshot yet");
+        assert!(keeper.take_orders().is_empty(), "the subscription brings the snapshot");
+        assert_eq!(keeper.apply(&snapshot(100, 2)), Verdict::Deliver);
+        assert_eq!(keeper.apply(&delta(101, 103, 3)), Verdict::Deliver);
+        assert_eq!(keeper.apply(&delta(104, 104, 4)), Verdict::Deliver);
+        assert_eq!(keeper.apply(&delta(102, 104, 5)), Verdict::Withhold, "covered already");
+        let Verdict::Invalid(invalid) = keeper.apply(&delta(106, 107, 6)) else { panic!() };
+        assert_eq!(
+            (invalid.len(), invalid[0].reason, invalid[0].resync),
+            (1, Invalidity::Gap { expected: 105, got: 106 }, Some(Resync::Resubscribe))
+        );
+        assert_eq!(
+            keeper.take_orders(),
+            [ResyncOrder { market: btc.clone(), action: Resync::Resubscribe, delay_ns: 0 }]
+        );
+        assert_eq!(keeper.apply(&delta(108, 108, 7)), Verdict::Withhold, "not applied while invalid");
+        assert_eq!(keeper.apply(&snapshot(200, 8)), Verdict::Deliver);
+        assert_eq!(keeper.apply(&delta(201, 201, 9)), Verdict::Deliver);
+        let book = keeper.book(btc.id).unwrap();
+        assert_eq!((book.is_valid(), book.last_sequence(), book.counters().resyncs), (true, Some(201), 1));
+    }
+
+    #[test]
+    fn a_registered_venue_can_follow_binances_mechanism() {
+        let mexc = registered("keeper-mexc", Some(SyncRule::Binance));
+        let btc = intern(mexc, None, "BTC_USDT").unwrap();
+        let mut keeper = keeper();
+        let diff = |first, last, bid: &str, now| {
+            update(&btc, false, (Some(first), Some(last), None), &[(bid, "1")], &[], now)
+        };
+        assert_eq!(keeper.apply(&diff(10, 12, "99", 1)), Verdict::Withhold, "buffered");
+        assert_eq!(keeper.apply(&diff(13, 14, "98", 2)), Verdict::Withhold, "buffered");
+        assert_eq!(
+            keeper.take_orders(),
+            [ResyncOrder { market: btc.clone(), action: Resync::FetchSnapshot, delay_ns: 0 }]
+        );
+        // The REST snapshot's id 13 lies inside the second diff's range: it straddles.
+        let rest = update(&btc, true, (None, Some(13), None), &[("97", "5")], &[("101", "1")], 3);
+        let Verdict::DeliverSnapshot(whole) = keeper.apply(&rest) else { panic!() };
+        let prices: Vec<String> = whole.bids.iter().map(|l| l.price.to_string()).collect();
+        assert_eq!((prices, whole.last_sequence), (vec!["98".to_owned(), "97".to_owned()], Some(14)));
+        assert_eq!(keeper.apply(&diff(15, 16, "96", 4)), Verdict::Deliver);
+        let Verdict::Invalid(invalid) = keeper.apply(&diff(18, 18, "95", 5)) else { panic!() };
+        assert_eq!(invalid[0].resync, Some(Resync::FetchSnapshot));
+        // A snapshot older than the buffered stream asks for another.
+        let old = update(&btc, true, (None, Some(10), None), &[("97", "5")], &[("101", "1")], 6);
+        keeper.take_orders();
+        let Verdict::Invalid(invalid) = keeper.apply(&old) else { panic!() };
+        assert_eq!(invalid[0].reason, Invalidity::SnapshotTooOld { last_update_id: 10, first_buffered: 18 });
+        assert_eq!(keeper.take_orders().len(), 1);
+    }
+
+    #[test]
+    fn a_registered_venue_without_a_rule_has_its_updates_handed_on_and_no_book() {
+        let plain = registered("keeper-unkept", None);
+        let btc = intern(plain, None, "BTC_USDT").unwrap();
+        let mut keeper = keeper();
+        let delta = update(&btc, false, (None, None, None), &[("1", "1")], &[], 1);
+        assert_eq!(keeper.apply(&delta), Verdict::Deliver);
+        assert!(keeper.book(btc.id).is_none());
+        assert_eq!(keeper.totals(2).books, 0);
     }
 
     #[test]

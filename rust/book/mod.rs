@@ -6,7 +6,7 @@
 //!   sent, for checksums), top of book, top-n reads and an optional depth window.
 //! - [`sync`]: [`BookSync`], a book with its venue's rule ([`SyncRule`]): Binance's buffered
 //!   diffs over a REST snapshot, Bybit's and Coinbase's update numbers, OKX's `seqId` chain and
-//!   checksum, Kraken's checksum; each update's [`Outcome`], the book's [`Validity`] with a typed
+//!   checksum, Kraken's checksum, and for registered venues Gate.io's snapshot-then-range; each update's [`Outcome`], the book's [`Validity`] with a typed
 //!   [`Invalidity`], and its [`BookCounters`].
 //! - [`keeper`]: [`BookKeeper`], the books of one connection's markets: what the user gets for
 //!   each update ([`Verdict`]: the update, a whole-book snapshot, nothing, or [`BookInvalid`]),

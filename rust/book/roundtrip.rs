@@ -74,7 +74,7 @@ impl Harness {
             now_ns: START_NS,
         };
         let mut harness = Self {
-            sim: venue_sim(venue),
+            sim: venue_sim(venue).unwrap(),
             adapter: adapter(venue, market.kind).unwrap(),
             market,
             sync: BookSync::new(rule),

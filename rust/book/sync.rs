@@ -24,6 +24,16 @@
 //!   kept to the subscribed depth (Kraken does not delete levels that leave it).
 //! - **Coinbase**: `sequence_num` counts every message of the connection; the adapter puts the
 //!   previous message's number in `prev_sequence`, so each update needs `last = prev + 1`.
+//! - **Snapshot then range** (Gate.io v4 `spot.order_book_update`, a registered venue): the
+//!   stream sends a full snapshot, then each delta's `U` must be the previous `u + 1`; a delta
+//!   with `u <=` the book's id is already covered (ignored); anything else is a gap, and the
+//!   book is resubscribed. Unlike Binance no overlap is accepted: the venue promises exact
+//!   ranges, so an overlap means the stream is not what it claims.
+//! - **Previous sequence**: OKX's `prevSeqId` chain without its checksum, for registered venues.
+//!
+//! Registered venues pick a rule by its mechanism name ([`SyncRule::mechanism`]): Binance's
+//! (`rest_snapshot`), Bybit's (`snapshot_then_next`) and the two above; the checksum and
+//! connection-wide rules stay their venue's.
 //!
 //! Every venue: after each update the book must not be crossed (best bid at or above best
 //! ask). A gap, a checksum mismatch, a crossed book, a snapshot too old, or (when the owner
@@ -40,7 +50,7 @@ use std::collections::VecDeque;
 use arrayvec::ArrayVec;
 
 use super::OrderBook;
-use crate::model::{BookUpdate, Decimal, Level, Venue};
+use crate::model::{BookUpdate, Decimal, Level};
 use crate::venues::{kraken, okx};
 
 /// Binance events held before the snapshot arrives; older ones are dropped first (the
@@ -48,9 +58,14 @@ use crate::venues::{kraken, okx};
 pub const BINANCE_BUFFER_LIMIT: usize = 4096;
 
 /// A venue's rule for proving its book.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// Binance's, Bybit's and the two rules without a built-in venue are mechanisms any venue
+/// can follow ([`is_generic`](Self::is_generic)); a registered venue names one by
+/// [`mechanism`](Self::mechanism). OKX's, Kraken's and Coinbase's check what only their venue
+/// sends (its checksum, its connection-wide numbering).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SyncRule {
-    /// `U`/`u` diff events over a REST snapshot.
+    /// `U`/`u` diff events over a REST snapshot (also MEXC's `fromVersion`/`toVersion`).
     Binance,
     /// Snapshot, then deltas whose `u` increases by one.
     Bybit,
@@ -60,19 +75,43 @@ pub enum SyncRule {
     Kraken,
     /// Per-connection `sequence_num` without gaps.
     Coinbase,
+    /// A snapshot in the stream, then `U`/`u` range deltas, each starting right after the
+    /// previous one's end (Gate.io v4 `spot.order_book_update`).
+    SnapshotThenRange,
+    /// OKX's `prevSeqId` chain, without its checksum.
+    PrevSequence,
 }
 
 impl SyncRule {
-    /// The venue this rule is for.
+    /// The rules any venue may follow, by [`mechanism`](Self::mechanism) name.
+    pub const GENERIC: [Self; 4] = [Self::Binance, Self::SnapshotThenRange, Self::Bybit, Self::PrevSequence];
+
+    /// The mechanism's name: `"rest_snapshot"` (Binance's), `"snapshot_then_range"`,
+    /// `"snapshot_then_next"` (Bybit's), `"prev_sequence"`; the venue's name for the
+    /// venue-specific rules.
     #[must_use]
-    pub const fn venue(self) -> Venue {
+    pub const fn mechanism(self) -> &'static str {
         match self {
-            Self::Binance => Venue::Binance,
-            Self::Bybit => Venue::Bybit,
-            Self::Okx => Venue::Okx,
-            Self::Kraken => Venue::Kraken,
-            Self::Coinbase => Venue::Coinbase,
+            Self::Binance => "rest_snapshot",
+            Self::SnapshotThenRange => "snapshot_then_range",
+            Self::Bybit => "snapshot_then_next",
+            Self::PrevSequence => "prev_sequence",
+            Self::Okx => "okx",
+            Self::Kraken => "kraken",
+            Self::Coinbase => "coinbase",
         }
+    }
+
+    /// The generic rule named `name` ([`mechanism`](Self::mechanism)).
+    #[must_use]
+    pub fn from_mechanism(name: &str) -> Option<Self> {
+        Self::GENERIC.into_iter().find(|rule| rule.mechanism() == name)
+    }
+
+    /// Whether any venue may follow the rule: it checks nothing only one venue sends.
+    #[must_use]
+    pub const fn is_generic(self) -> bool {
+        !matches!(self, Self::Okx | Self::Kraken | Self::Coinbase)
     }
 
     /// How an invalid book of this venue gets a fresh snapshot.
@@ -93,7 +132,7 @@ impl SyncRule {
             Self::Bybit => Some(50),
             Self::Okx => Some(400),
             Self::Kraken => Some(kraken::CHECKSUM_DEPTH),
-            Self::Binance | Self::Coinbase => None,
+            Self::Binance | Self::Coinbase | Self::SnapshotThenRange | Self::PrevSequence => None,
         }
     }
 }
@@ -170,7 +209,8 @@ pub enum Outcome {
     Applied,
     /// Binance: held until the snapshot arrives (the owner fetches it: [`Resync::FetchSnapshot`]).
     Buffered,
-    /// Binance: an event the book already covers (`u <=` its id): ignored.
+    /// Binance, snapshot-then-range: an event the book already covers (`u <=` its id):
+    /// ignored.
     Ignored,
     /// The book became invalid with this update; the owner tells the user and resyncs.
     Invalid {
@@ -317,10 +357,11 @@ impl BookSync {
         if !self.is_valid() {
             return Outcome::AwaitingSnapshot;
         }
-        if let Err(reason) = self.check_sequence(update) {
-            return self.invalidate(reason, update.receive_time_ns);
+        match self.check_sequence(update) {
+            Ok(Continuity::Next) => self.apply_delta(update),
+            Ok(Continuity::Covered) => Outcome::Ignored,
+            Err(reason) => self.invalidate(reason, update.receive_time_ns),
         }
-        self.apply_delta(update)
     }
 
     /// Marks a valid book invalid if nothing arrived for more than `max_silence_ns` before
@@ -422,44 +463,44 @@ impl BookSync {
             self.buffer.push_back(update.clone());
             return Outcome::Buffered;
         }
-        let (Some(first), Some(last), Some(local)) =
-            (update.first_sequence, update.last_sequence, self.last_sequence)
-        else {
-            return self.invalidate(Invalidity::MissingSequence, update.receive_time_ns);
-        };
-        if last <= local {
-            return Outcome::Ignored;
+        match range_continuity(update, self.last_sequence, true) {
+            Ok(Continuity::Next) => self.apply_delta(update),
+            Ok(Continuity::Covered) => Outcome::Ignored,
+            Err(reason @ Invalidity::Gap { .. }) => {
+                let outcome = self.invalidate(reason, update.receive_time_ns);
+                // Binance restarts from the stream: this event may follow the next snapshot.
+                self.buffer.push_back(update.clone());
+                outcome
+            }
+            Err(reason) => self.invalidate(reason, update.receive_time_ns),
         }
-        if first > local + 1 {
-            let outcome =
-                self.invalidate(Invalidity::Gap { expected: local + 1, got: first }, update.receive_time_ns);
-            // Binance restarts from the stream: this event may follow the next snapshot.
-            self.buffer.push_back(update.clone());
-            return outcome;
-        }
-        self.apply_delta(update)
     }
 
     /// The venue's continuity rule for a delta of a valid book (not Binance).
-    fn check_sequence(&self, update: &BookUpdate) -> Result<(), Invalidity> {
+    fn check_sequence(&self, update: &BookUpdate) -> Result<Continuity, Invalidity> {
         match self.rule {
-            SyncRule::Binance | SyncRule::Kraken => Ok(()),
+            SyncRule::Binance | SyncRule::Kraken => Ok(Continuity::Next),
+            SyncRule::SnapshotThenRange => range_continuity(update, self.last_sequence, false),
             SyncRule::Bybit => {
                 let (Some(got), Some(last)) = (update.last_sequence, self.last_sequence) else {
                     return Err(Invalidity::MissingSequence);
                 };
-                if got == last + 1 { Ok(()) } else { Err(Invalidity::Gap { expected: last + 1, got }) }
+                if got == last + 1 {
+                    Ok(Continuity::Next)
+                } else {
+                    Err(Invalidity::Gap { expected: last + 1, got })
+                }
             }
-            SyncRule::Okx => {
+            SyncRule::Okx | SyncRule::PrevSequence => {
                 let (Some(got), Some(last), Some(_)) =
                     (update.prev_sequence, self.last_sequence, update.last_sequence)
                 else {
                     return Err(Invalidity::MissingSequence);
                 };
-                if got == last { Ok(()) } else { Err(Invalidity::Gap { expected: last, got }) }
+                if got == last { Ok(Continuity::Next) } else { Err(Invalidity::Gap { expected: last, got }) }
             }
             SyncRule::Coinbase => match (update.prev_sequence, update.last_sequence) {
-                (Some(prev), Some(got)) if got == prev + 1 => Ok(()),
+                (Some(prev), Some(got)) if got == prev + 1 => Ok(Continuity::Next),
                 (Some(prev), Some(got)) => Err(Invalidity::Gap { expected: prev + 1, got }),
                 _ => Err(Invalidity::MissingSequence),
             },
@@ -499,7 +540,11 @@ impl BookSync {
         match self.rule {
             SyncRule::Okx => Some(i64::from(okx_checksum(&self.book))),
             SyncRule::Kraken => Some(i64::from(kraken_checksum(&self.book))),
-            SyncRule::Binance | SyncRule::Bybit | SyncRule::Coinbase => None,
+            SyncRule::Binance
+            | SyncRule::Bybit
+            | SyncRule::Coinbase
+            | SyncRule::SnapshotThenRange
+            | SyncRule::PrevSequence => None,
         }
     }
 
@@ -527,6 +572,32 @@ impl BookSync {
     }
 }
 
+/// Where a delta stands against the book's last applied id.
+enum Continuity {
+    /// It continues the book: apply it.
+    Next,
+    /// The book already covers it (`u <=` the book's id).
+    Covered,
+}
+
+/// A `U`/`u` range event against the last applied id `local`: covered when `u <= local`,
+/// next when it starts at `local + 1` (or, with `overlap`, anywhere up to it: Binance's
+/// absolute quantities make re-applying exact), a gap otherwise.
+fn range_continuity(
+    update: &BookUpdate,
+    local: Option<u64>,
+    overlap: bool,
+) -> Result<Continuity, Invalidity> {
+    let (Some(first), Some(last), Some(local)) = (update.first_sequence, update.last_sequence, local) else {
+        return Err(Invalidity::MissingSequence);
+    };
+    if last <= local {
+        return Ok(Continuity::Covered);
+    }
+    let continues = if overlap { first <= local + 1 } else { first == local + 1 };
+    if continues { Ok(Continuity::Next) } else { Err(Invalidity::Gap { expected: local + 1, got: first }) }
+}
+
 /// OKX's checksum of `book`: the top 25 levels a side, as last sent.
 #[must_use]
 pub fn okx_checksum(book: &OrderBook) -> i32 {
@@ -546,7 +617,7 @@ pub fn kraken_checksum(book: &OrderBook) -> u32 {
 mod tests {
     use super::*;
     use crate::model::market::intern;
-    use crate::model::{Event, MarketRef};
+    use crate::model::{Event, MarketRef, Venue};
     use crate::venues::Adapter;
 
     fn dec(text: &str) -> Decimal {
@@ -827,6 +898,76 @@ mod tests {
             Outcome::AwaitingSnapshot,
             "no check on an invalid book"
         );
+    }
+
+    fn range(first: u64, last: u64, bids: &[(&str, &str)]) -> BookUpdate {
+        update(false, (Some(first), Some(last), None), bids, &[])
+    }
+
+    #[test]
+    fn snapshot_then_range_needs_each_range_to_start_after_the_last() {
+        let mut sync = BookSync::new(SyncRule::SnapshotThenRange);
+        assert_eq!(sync.book().depth_limit(), None, "no venue window");
+        assert_eq!(sync.apply(&range(1, 4, &[("1", "1")])), Outcome::AwaitingSnapshot);
+        assert_eq!(sync.apply(&update(true, (None, Some(10), None), &[("1", "1")], ASK)), Outcome::Applied);
+        assert_eq!(sync.apply(&range(11, 13, &[("2", "1")])), Outcome::Applied);
+        assert_eq!(sync.apply(&range(14, 14, &[("3", "1")])), Outcome::Applied);
+        assert_eq!(sync.apply(&range(12, 14, &[("9", "1")])), Outcome::Ignored, "covered");
+        assert_eq!(sync.book().bid_qty(dec("9")), None, "not applied");
+        assert_eq!(
+            sync.apply(&range(14, 16, &[])),
+            Outcome::Invalid {
+                reason: Invalidity::Gap { expected: 15, got: 14 },
+                resync: Resync::Resubscribe
+            },
+            "an overlap is not what the venue promises"
+        );
+        assert_eq!(sync.apply(&update(true, (None, Some(20), None), &[("1", "1")], ASK)), Outcome::Applied);
+        assert_eq!(
+            sync.apply(&range(22, 23, &[])),
+            Outcome::Invalid {
+                reason: Invalidity::Gap { expected: 21, got: 22 },
+                resync: Resync::Resubscribe
+            }
+        );
+        assert_eq!(sync.buffered(), 0, "nothing is buffered: the resubscription brings a snapshot");
+        sync.apply(&update(true, (None, Some(30), None), &[("1", "1")], ASK));
+        assert_eq!(
+            sync.apply(&update(false, (None, Some(31), None), &[], &[])),
+            Outcome::Invalid { reason: Invalidity::MissingSequence, resync: Resync::Resubscribe }
+        );
+        assert_eq!((sync.counters().gaps, sync.counters().resyncs), (2, 2));
+    }
+
+    #[test]
+    fn prev_sequence_chains_without_a_checksum() {
+        let mut sync = BookSync::new(SyncRule::PrevSequence);
+        let mut snapshot = update(true, (None, Some(100), None), &[("1", "1")], ASK);
+        snapshot.checksum = Some(12_345);
+        assert_eq!(sync.apply(&snapshot), Outcome::Applied, "a checksum it cannot check is not OKX's");
+        assert_eq!(sync.checksum(), None);
+        assert_eq!(sync.apply(&update(false, (None, Some(107), Some(100)), &[], &[])), Outcome::Applied);
+        assert_eq!(
+            sync.apply(&update(false, (None, Some(109), Some(108)), &[], &[])),
+            Outcome::Invalid {
+                reason: Invalidity::Gap { expected: 107, got: 108 },
+                resync: Resync::Resubscribe
+            }
+        );
+    }
+
+    #[test]
+    fn mechanisms_are_named_and_only_generic_ones_are_found_by_name() {
+        for rule in SyncRule::GENERIC {
+            assert_eq!(SyncRule::from_mechanism(rule.mechanism()), Some(rule));
+            assert!(rule.is_generic());
+        }
+        let names: Vec<&str> = SyncRule::GENERIC.iter().map(|rule| rule.mechanism()).collect();
+        assert_eq!(names, ["rest_snapshot", "snapshot_then_range", "snapshot_then_next", "prev_sequence"]);
+        for rule in [SyncRule::Okx, SyncRule::Kraken, SyncRule::Coinbase] {
+            assert!(!rule.is_generic());
+            assert_eq!(SyncRule::from_mechanism(rule.mechanism()), None);
+        }
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //!   sent with; compared, ordered and hashed by value; with a correctly rounded `to_f64`.
 //! - [`symbol`]: [`Venue`], the unified notation (`BTC/USDT`, `BTC/USDT-PERP`,
 //!   `BTC/USD-250328`) and the mapping to and from each venue's native symbols.
+//! - [`registry`]: venues registered at run time (written in Python): a `Copy` handle to a
+//!   write-once entry with the venue's name, symbol style and book rule, read without locks.
 //! - [`time`]: RFC 3339 date-times to and from exact Unix nanoseconds (Coinbase's and Kraken's
 //!   timestamps, read by the adapters and written by the simulators).
 //!
@@ -22,12 +24,14 @@
 pub mod decimal;
 pub mod event;
 pub mod market;
+pub mod registry;
 pub mod symbol;
 pub mod time;
 
 pub use decimal::{Decimal, DecimalError, PlainText};
 pub use event::{Bbo, BookUpdate, Channel, Event, Level, Side, Ticker, Trade, TradeId};
 pub use market::{Market, MarketCache, MarketRef};
+pub use registry::{RegisteredVenue, RegistryError, SymbolSeparator, VenueTraits};
 pub use symbol::{
     Expiry, Instrument, InstrumentKind, SymbolError, Venue, to_native, to_unified, to_unified_as,
 };

@@ -63,7 +63,10 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// An exchange whose market data tickwire normalizes.
+use super::registry::{self, RegisteredVenue, RegistryError, SymbolSeparator, VenueTraits};
+
+/// An exchange whose market data tickwire normalizes: one of the five built-in venues, or one
+/// registered at run time ([`Venue::register`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Venue {
     /// Binance spot.
@@ -76,21 +79,69 @@ pub enum Venue {
     Coinbase,
     /// Kraken WebSocket v2 (spot).
     Kraken,
+    /// A venue registered at run time (written in Python): spot symbols in the style its
+    /// [`VenueTraits`] give.
+    Registered(RegisteredVenue),
 }
 
 impl Venue {
-    /// Every venue, in declaration order.
+    /// The built-in venues, in declaration order (registered ones: [`registry::all`]).
     pub const ALL: [Self; 5] = [Self::Binance, Self::Bybit, Self::Okx, Self::Coinbase, Self::Kraken];
 
-    /// The lower-case name: `"binance"`, `"bybit"`, `"okx"`, `"coinbase"`, `"kraken"`.
+    /// The lower-case name: `"binance"`, `"bybit"`, `"okx"`, `"coinbase"`, `"kraken"`, or the
+    /// name a registered venue was registered under.
     #[must_use]
-    pub const fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Binance => "binance",
             Self::Bybit => "bybit",
             Self::Okx => "okx",
             Self::Coinbase => "coinbase",
             Self::Kraken => "kraken",
+            Self::Registered(venue) => venue.name(),
+        }
+    }
+
+    /// Registers a venue under `name` (`[a-z0-9_-]`, 1 to 32 characters, not a built-in's
+    /// name), or gives the one registered under it with equal traits. Cold path: takes the
+    /// registry's write lock.
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::InvalidName`], [`RegistryError::BuiltIn`], [`RegistryError::Conflict`]
+    /// if `name` is registered with other traits, [`RegistryError::VenueSpecificRule`] for a
+    /// book rule only its own venue can use, [`RegistryError::Full`].
+    pub fn register(name: &str, traits: VenueTraits) -> Result<Self, RegistryError> {
+        registry::register(name, traits).map(Self::Registered)
+    }
+
+    /// A dense number, below 64: a built-in venue's position in [`Venue::ALL`], then registered
+    /// venues in registration order.
+    #[must_use]
+    pub const fn ordinal(self) -> u8 {
+        match self {
+            Self::Binance => 0,
+            Self::Bybit => 1,
+            Self::Okx => 2,
+            Self::Coinbase => 3,
+            Self::Kraken => 4,
+            #[expect(clippy::cast_possible_truncation, reason = "ALL has 5 venues")]
+            Self::Registered(venue) => Self::ALL.len() as u8 + venue.index(),
+        }
+    }
+
+    /// Whether this is one of [`Venue::ALL`].
+    #[must_use]
+    pub const fn is_builtin(self) -> bool {
+        !matches!(self, Self::Registered(_))
+    }
+
+    /// A registered venue's traits; `None` for a built-in venue.
+    #[must_use]
+    pub const fn registered_traits(self) -> Option<VenueTraits> {
+        match self {
+            Self::Registered(venue) => Some(venue.traits()),
+            _ => None,
         }
     }
 }
@@ -104,11 +155,13 @@ impl fmt::Display for Venue {
 impl FromStr for Venue {
     type Err = SymbolError;
 
-    /// Parses a name as [`Venue::as_str`] gives it, in any ASCII case.
+    /// Parses a name as [`Venue::as_str`] gives it, in any ASCII case: a built-in venue's, or a
+    /// registered one's (read without locking).
     fn from_str(name: &str) -> Result<Self, Self::Err> {
         Self::ALL
             .into_iter()
             .find(|venue| venue.as_str().eq_ignore_ascii_case(name))
+            .or_else(|| registry::find(name).map(Self::Registered))
             .ok_or_else(|| SymbolError::UnknownVenue { name: name.into() })
     }
 }
@@ -205,7 +258,7 @@ pub const KNOWN_QUOTES: &[&str] = &[
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SymbolError {
     /// Not a venue name ([`Venue::from_str`]).
-    #[error("unknown venue {name:?} (expected binance, bybit, okx, coinbase or kraken)")]
+    #[error("unknown venue {name:?} (expected binance, bybit, okx, coinbase, kraken or a registered venue)")]
     UnknownVenue {
         /// The name given.
         name: String,
@@ -364,6 +417,13 @@ impl Instrument {
                 }
                 Ok(format!("{base}/{quote}"))
             }
+            Venue::Registered(registered) => {
+                let separator = registered.traits().symbol_separator;
+                if separator == SymbolSeparator::None && !KNOWN_QUOTES.contains(&quote.as_str()) {
+                    return Err(SymbolError::UnknownQuote { venue, symbol: self.to_string() });
+                }
+                Ok(format!("{base}{}{quote}", separator.as_str()))
+            }
         }
     }
 
@@ -489,6 +549,12 @@ fn parse_native(
         Venue::Okx => parse_okx(native)?,
         Venue::Coinbase => parse_separated(venue, native, '-', "expected BASE-QUOTE")?,
         Venue::Kraken => parse_separated(venue, native, '/', "expected BASE/QUOTE")?,
+        Venue::Registered(registered) => match registered.traits().symbol_separator {
+            SymbolSeparator::None => parse_concatenated(venue, native, InstrumentKind::Spot)?,
+            SymbolSeparator::Underscore => parse_separated(venue, native, '_', "expected BASE_QUOTE")?,
+            SymbolSeparator::Hyphen => parse_separated(venue, native, '-', "expected BASE-QUOTE")?,
+            SymbolSeparator::Slash => parse_separated(venue, native, '/', "expected BASE/QUOTE")?,
+        },
     };
     if let Some(expected) = stated.filter(|&stated| stated != instrument.kind) {
         return Err(SymbolError::KindMismatch {
@@ -506,7 +572,8 @@ fn invalid_native(venue: Venue, native: &str) -> impl Fn(&'static str) -> Symbol
     move |reason| SymbolError::InvalidNative { venue, symbol: native.into(), reason }
 }
 
-/// Splits a Binance/Bybit symbol at the longest known quote it ends with.
+/// Splits a concatenated symbol (Binance, Bybit, registered venues without a separator) at the
+/// longest known quote it ends with.
 fn parse_concatenated(venue: Venue, native: &str, kind: InstrumentKind) -> Result<Instrument, SymbolError> {
     let upper = asset(native).map_err(invalid_native(venue, native))?;
     let quote = KNOWN_QUOTES
@@ -517,7 +584,7 @@ fn parse_concatenated(venue: Venue, native: &str, kind: InstrumentKind) -> Resul
     Ok(Instrument { base, quote: (*quote).to_owned(), kind })
 }
 
-/// Reads a spot `BASE<separator>QUOTE` (Coinbase, Kraken).
+/// Reads a spot `BASE<separator>QUOTE` (Coinbase, Kraken, registered venues with a separator).
 fn parse_separated(
     venue: Venue,
     native: &str,
@@ -573,7 +640,9 @@ fn check_supported(
     let supported = match venue {
         Venue::Okx => true,
         Venue::Bybit => matches!(kind, InstrumentKind::Spot | InstrumentKind::Perpetual),
-        Venue::Binance | Venue::Coinbase | Venue::Kraken => kind == InstrumentKind::Spot,
+        Venue::Binance | Venue::Coinbase | Venue::Kraken | Venue::Registered(_) => {
+            kind == InstrumentKind::Spot
+        }
     };
     if supported {
         Ok(())
@@ -797,7 +866,72 @@ mod tests {
         }
         assert_eq!(
             "ftx".parse::<Venue>().unwrap_err().to_string(),
-            r#"unknown venue "ftx" (expected binance, bybit, okx, coinbase or kraken)"#
+            r#"unknown venue "ftx" (expected binance, bybit, okx, coinbase, kraken or a registered venue)"#
+        );
+    }
+
+    fn registered(name: &str, separator: SymbolSeparator) -> Venue {
+        Venue::register(name, VenueTraits { symbol_separator: separator, book_sync: None }).unwrap()
+    }
+
+    #[test]
+    fn registered_venues_map_spot_symbols_in_their_style() {
+        let cases = [
+            (registered("sym-plain", SymbolSeparator::None), "BTCUSDT", "btcusdt"),
+            (registered("sym-under", SymbolSeparator::Underscore), "BTC_USDT", "btc_usdt"),
+            (registered("sym-hyphen", SymbolSeparator::Hyphen), "BTC-USDT", "Btc-Usdt"),
+            (registered("sym-slash", SymbolSeparator::Slash), "BTC/USDT", "btc/usdt"),
+        ];
+        for (venue, native, lower) in cases {
+            assert_eq!(to_native(venue, "BTC/USDT").as_deref(), Ok(native), "{venue}");
+            assert_eq!(to_native(venue, "btc/usdt").as_deref(), Ok(native), "{venue}");
+            assert_eq!(to_unified(venue, native).as_deref(), Ok("BTC/USDT"), "{venue}");
+            assert_eq!(to_unified(venue, lower).as_deref(), Ok("BTC/USDT"), "{venue}: any case");
+            assert_eq!(to_unified_as(venue, Spot, native).as_deref(), Ok("BTC/USDT"), "{venue}");
+            for (unified, kind) in [("BTC/USDT-PERP", "perpetual"), ("BTC/USD-250328", "future")] {
+                assert_eq!(
+                    to_native(venue, unified),
+                    Err(SymbolError::UnsupportedKind { venue, symbol: unified.into(), kind }),
+                    "{venue}"
+                );
+            }
+            assert_eq!(
+                to_unified_as(venue, Perpetual, native),
+                Err(SymbolError::UnsupportedKind { venue, symbol: native.into(), kind: "perpetual" })
+            );
+        }
+        let [(plain, ..), (under, ..), (hyphen, ..), _] = cases;
+        // Without a separator the split is Binance's: the longest known quote.
+        assert_eq!(to_unified(plain, "ETHFDUSD").as_deref(), Ok("ETH/FDUSD"));
+        assert_eq!(
+            to_unified(plain, "BTCXYZ"),
+            Err(SymbolError::UnknownQuote { venue: plain, symbol: "BTCXYZ".into() })
+        );
+        assert_eq!(
+            to_native(plain, "BTC/XYZ"),
+            Err(SymbolError::UnknownQuote { venue: plain, symbol: "BTC/XYZ".into() })
+        );
+        // With one, any quote goes, and symbols in another style are refused naming the venue.
+        assert_eq!(to_native(under, "PEPE/XYZ").as_deref(), Ok("PEPE_XYZ"));
+        for (venue, native) in [
+            (under, "BTC-USDT"),
+            (under, "BTCUSDT"),
+            (under, "BTC_USDT_X"),
+            (hyphen, "BTC_USDT"),
+            (under, "_USDT"),
+        ] {
+            assert!(
+                matches!(to_unified(venue, native), Err(SymbolError::InvalidNative { venue: v, ref symbol, .. }) if v == venue && symbol == native),
+                "{venue} {native:?}"
+            );
+        }
+        assert_eq!(
+            to_unified(under, "BTC-USDT").unwrap_err().to_string(),
+            r#"sym-under: "BTC-USDT" is not a sym-under symbol: expected BASE_QUOTE"#
+        );
+        assert_eq!(
+            to_native(under, "BTC/USDT-PERP").unwrap_err().to_string(),
+            r#"sym-under: "BTC/USDT-PERP" is a perpetual instrument, which tickwire does not map on sym-under"#
         );
     }
 
@@ -818,7 +952,7 @@ mod tests {
         match venue {
             Okx => prop_oneof![Just(Spot), Just(Perpetual), date].boxed(),
             Bybit => prop_oneof![Just(Spot), Just(Perpetual)].boxed(),
-            Binance | Coinbase | Kraken => Just(Spot).boxed(),
+            Binance | Coinbase | Kraken | Venue::Registered(_) => Just(Spot).boxed(),
         }
     }
 
@@ -842,6 +976,16 @@ mod tests {
                 // The symbol alone says the kind everywhere except on Bybit's linear endpoint.
                 prop_assert_eq!(to_unified(venue, &native).unwrap(), unified.as_str());
             }
+        }
+
+        #[test]
+        fn registered_venues_round_trip(separator in prop::sample::select(&SymbolSeparator::ALL[..]), base in "[A-Z0-9]{1,10}", quote in prop::sample::select(KNOWN_QUOTES)) {
+            let style = SymbolSeparator::ALL.iter().position(|&each| each == separator).unwrap_or_default();
+            let venue = registered(&format!("sym-prop-{style}"), separator);
+            let unified = format!("{base}/{quote}");
+            let native = to_native(venue, &unified).unwrap();
+            prop_assert_eq!(&native, &format!("{base}{}{quote}", separator.as_str()));
+            prop_assert_eq!(to_unified(venue, &native).unwrap(), unified);
         }
 
         #[test]

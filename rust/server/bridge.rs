@@ -73,7 +73,7 @@ fn event_ms(exchange_time_ns: u64) -> u64 {
 
 /// The conflation sub-key of a market's messages: its venue, and a timeframe slot.
 fn sub_key(market: &MarketRef, slot: u8) -> u8 {
-    (market.venue as u8) * 4 + slot
+    market.venue.ordinal() * 4 + slot
 }
 
 /// Appends `"name":value` for an optional decimal (JSON `null` when absent).
@@ -313,6 +313,18 @@ mod tests {
 
     fn candle(payload: &str) -> serde_json::Value {
         serde_json::from_str::<serde_json::Value>(payload).unwrap()
+    }
+
+    #[test]
+    fn a_registered_venue_is_named_and_conflated_apart() {
+        use crate::model::{SymbolSeparator, VenueTraits};
+        let traits = VenueTraits { symbol_separator: SymbolSeparator::Underscore, book_sync: None };
+        let gate = Venue::register("bridge-gate", traits).unwrap();
+        let market = intern(gate, None, "BTC_USDT").unwrap();
+        assert!(head(&market).ends_with(r#""symbol":"BTC/USDT","venue":"bridge-gate""#));
+        let binance = intern(Venue::Binance, None, "BTCUSDT").unwrap();
+        let keys: Vec<u8> = (0..4).map(|slot| sub_key(&market, slot)).collect();
+        assert!((0..4).all(|slot| !keys.contains(&sub_key(&binance, slot))));
     }
 
     #[test]

@@ -54,7 +54,8 @@ pub(super) async fn serve(hub: Arc<VenueHub>, mut stream: TcpStream, id: u64) {
     let _ = stream.set_nodelay(true);
     let mut input = Vec::with_capacity(4096);
     let Some(request) = read_request(&mut stream, &mut input).await else { return };
-    let mut sim = (hub.protocol)(hub.venue);
+    // The simulator starts only venues its factory simulates.
+    let Some(mut sim) = (hub.protocol)(hub.venue) else { return };
     let Some(key) = request.websocket_key else {
         hub.counters.http_requests.fetch_add(1, Ordering::Relaxed);
         let answer = {

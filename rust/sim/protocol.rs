@@ -283,14 +283,16 @@ pub trait VenueSim: Send {
     }
 }
 
-/// A fresh protocol state for a new client of `venue`.
+/// A fresh protocol state for a new client of `venue`; `None` for a registered venue, which
+/// has no simulator here.
 #[must_use]
-pub fn venue_sim(venue: Venue) -> Box<dyn VenueSim> {
-    match venue {
+pub fn venue_sim(venue: Venue) -> Option<Box<dyn VenueSim>> {
+    Some(match venue {
         Venue::Binance => Box::new(super::venues::binance::BinanceSim::default()),
         Venue::Bybit => Box::new(super::venues::bybit::BybitSim::default()),
         Venue::Okx => Box::new(super::venues::okx::OkxSim::default()),
         Venue::Coinbase => Box::new(super::venues::coinbase::CoinbaseSim::default()),
         Venue::Kraken => Box::new(super::venues::kraken::KrakenSim::default()),
-    }
+        Venue::Registered(_) => return None,
+    })
 }

@@ -34,8 +34,8 @@ use crate::model::market::intern_unified;
 use crate::model::{MarketRef, Venue};
 
 /// Makes the protocol state of a new client of a venue ([`venue_sim`] unless a test or bench
-/// brings its own).
-pub type ProtocolFactory = Arc<dyn Fn(Venue) -> Box<dyn VenueSim> + Send + Sync>;
+/// brings its own); `None`: the venue is not simulated.
+pub type ProtocolFactory = Arc<dyn Fn(Venue) -> Option<Box<dyn VenueSim>> + Send + Sync>;
 
 /// The most batches a venue's ring holds: a client may fall this far behind before it counts
 /// as slow (at 1 ms batches: a second of market data).
@@ -129,6 +129,7 @@ pub const fn venue_endpoints(venue: Venue) -> &'static [(&'static str, &'static 
         Venue::Okx => &[("okx", "/ws/v5/public")],
         Venue::Coinbase => &[("coinbase", "/")],
         Venue::Kraken => &[("kraken", "/v2")],
+        Venue::Registered(_) => &[],
     }
 }
 
@@ -399,7 +400,8 @@ impl Simulator {
     ///
     /// [`SimError::VenueNotSimulated`].
     pub fn url(&self, venue: Venue) -> Result<String, SimError> {
-        self.url_at(venue, venue_endpoints(venue)[0].1)
+        let (_, path) = venue_endpoints(venue).first().ok_or(SimError::VenueNotSimulated { venue })?;
+        self.url_at(venue, path)
     }
 
     /// Every venue's endpoints by name (`binance`, `bybit`, `bybit-linear` …) with their URLs,
@@ -564,8 +566,11 @@ fn validate(config: &SimConfig) -> Result<(), SimError> {
     if config.batch_interval.is_zero() {
         return invalid("batch_interval", "must be positive");
     }
-    for (index, venue) in config.venues.iter().enumerate() {
-        if config.venues[..index].contains(venue) {
+    for (index, &venue) in config.venues.iter().enumerate() {
+        if (config.protocol)(venue).is_none() || venue_endpoints(venue).is_empty() {
+            return Err(SimError::VenueNotSimulated { venue });
+        }
+        if config.venues[..index].contains(&venue) {
             return Err(SimError::InvalidOption {
                 name: "venues",
                 reason: format!("{venue} is listed twice"),

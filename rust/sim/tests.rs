@@ -104,7 +104,7 @@ fn config(rate: u64, rules: HeartbeatRules) -> SimConfig {
         venues: vec![Venue::Binance],
         symbols: vec!["BTC/USDT".into(), "ETH/USDT".into()],
         rate,
-        protocol: Arc::new(move |_| Box::new(TestSim { rules, ..TestSim::default() })),
+        protocol: Arc::new(move |_| Some(Box::new(TestSim { rules, ..TestSim::default() }))),
         ..SimConfig::default()
     }
 }

@@ -174,6 +174,12 @@ pub enum VenueError {
         /// What was asked for.
         what: String,
     },
+    /// A registered venue: its adapter is written outside the crate (in Python), not here.
+    #[error("{venue} is a registered venue: it has no Rust adapter")]
+    NoAdapter {
+        /// The venue.
+        venue: Venue,
+    },
     /// More pairs in one request than [`Spec::max_per_request`].
     #[error("{venue}: {count} subscriptions in one request, the most is {max}")]
     TooMany {
@@ -310,7 +316,8 @@ pub trait Adapter: Send {
 ///
 /// # Errors
 ///
-/// [`VenueError::Unsupported`] for a kind the venue does not offer here.
+/// [`VenueError::Unsupported`] for a kind the venue does not offer here,
+/// [`VenueError::NoAdapter`] for a registered venue.
 pub fn adapter(venue: Venue, kind: InstrumentKind) -> Result<Box<dyn Adapter>, VenueError> {
     match venue {
         Venue::Binance => binance::adapter(kind),
@@ -318,6 +325,7 @@ pub fn adapter(venue: Venue, kind: InstrumentKind) -> Result<Box<dyn Adapter>, V
         Venue::Okx => okx::adapter(kind),
         Venue::Coinbase => coinbase::adapter(kind),
         Venue::Kraken => kraken::adapter(kind),
+        Venue::Registered(_) => Err(VenueError::NoAdapter { venue }),
     }
 }
 
