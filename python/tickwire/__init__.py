@@ -22,14 +22,23 @@ from .client import (
     connect,
 )
 from . import _core
-from ._core import BBO, BookInvalid, BookUpdate, BookView, Ticker, Trade, parse
-from .events import CHANNELS, Ack, Channel, Lagged
+from ._core import BBO, BookInvalid, BookUpdate, BookView, Ticker, Trade
+from .events import CHANNELS, PRIVATE_CHANNELS, Ack, Balance, Channel, Fill, Lagged, Order
 from .feed import BUILTIN_VENUES, Feed, Strategy
 from .recording import Record, Recorder, Recording, RecordingError, RecordingHeader, Replay, replay
 from .server import Server
 from .server_client import Client, ClientGaveUp, ClientReconnectPolicy, ClientStateChange
 from .simulator import FAULTS, Fault, Simulator
-from .venue import Subscription, Venue
+from .venues import (
+    Credentials,
+    CredentialsError,
+    PythonVenue,
+    Subscription,
+    parse,
+    register_venue,
+    registered_venues,
+)
+from .venues import _register_shipped
 from .session import (
     BreakerPolicy,
     ReconnectPolicy,
@@ -39,6 +48,7 @@ from .session import (
     open_session,
 )
 from .exceptions import (
+    AuthenticationError,
     BookSnapshotError,
     ConnectionClosed,
     HandshakeError,
@@ -57,7 +67,22 @@ __version__ = "0.1.0"
 # thread that takes the interpreter during finalization is ended in a way that aborts.
 atexit.register(_core.quiesce)
 
+#: A venue written in Python (the class's earlier name).
+Venue = PythonVenue
+
+_register_shipped()
+
 __all__ = [
+    "AuthenticationError",
+    "Balance",
+    "Credentials",
+    "CredentialsError",
+    "Fill",
+    "Order",
+    "PRIVATE_CHANNELS",
+    "PythonVenue",
+    "register_venue",
+    "registered_venues",
     "BBO",
     "BUILTIN_VENUES",
     "CHANNELS",

@@ -26,6 +26,7 @@ __all__ = [
     "open_session",
     "parse",
     "quiesce",
+    "market_id",
     "register_venue",
     "start_server",
     "start_simulator",
@@ -626,6 +627,11 @@ class Dispatch:
         """events, book_updates, book_withheld, filtered, latency_violations."""
     def book(self, market_id: int) -> BookView:
         """A live view of market ``market_id``'s book."""
+    def deliver(self, events: list[Trade | BBO | BookUpdate | Ticker]) -> int:
+        """Deliver a Python venue's events of one batch as a built-in venue's (books first);
+        how many were handed on. ``TypeError`` (nothing delivered) for another object."""
+    def disconnected(self) -> None:
+        """A Python venue's connection was lost: its books become invalid."""
     def apply_snapshot(self, market_id: int, body: bytes) -> None:
         """Apply a Binance REST depth snapshot body; ``ParseError`` (and a refetch) if it is none."""
     def snapshot_failed(self, market_id: int) -> None:
@@ -691,6 +697,10 @@ class VenueProtocol:
 
 def endpoint_kind(venue: str, symbol: str) -> str:
     """``"spot"`` or ``"perpetual"``: the kind of endpoint serving ``symbol`` on ``venue``."""
+
+def market_id(venue: str, symbol: str) -> int:
+    """The market id of unified ``symbol`` on ``venue`` (registered, or a built-in's spot
+    market); ``ValueError`` for an unknown venue or a symbol it cannot name."""
 
 def register_venue(
     name: str,

@@ -61,6 +61,7 @@ from .recording import Recorder, RecordingError, endpoint_of, event_fields, repl
 from .server import Server
 from .session import ReconnectPolicy, SessionEvent
 from .simulator import Simulator
+from .venues import registered_venues
 
 __all__ = ["main"]
 
@@ -169,7 +170,7 @@ def _add_live_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     stream = commands.add_parser("stream", help="print a venue's live events, a line (or a JSON line) each")
     record = commands.add_parser("record", help="write a venue's raw frames to a compressed capture log")
     for command in (stream, record):
-        command.add_argument("venue", help="binance, bybit, okx, coinbase or kraken")
+        command.add_argument("venue", help="binance, bybit, okx, coinbase, kraken, or a registered venue (gateio …)")
         command.add_argument("symbols", nargs="+", metavar="SYMBOL", help="unified symbols (BTC/USDT, BTC/USDT-PERP)")
         command.add_argument("--channels", default="trades", help=f"comma-separated, of {','.join(CHANNELS)} (default: trades)")
         command.add_argument("--url", default=None, help="WebSocket URL instead of production (a simulator's, say)")
@@ -329,7 +330,8 @@ _CLI_RECONNECT = ReconnectPolicy(initial_delay=0.5, max_delay=5.0)
 
 async def _stream(args: argparse.Namespace, channels: list[Channel]) -> int:
     """A feed on the venue, printing each event; the exit status."""
-    urls = {endpoint_of(args.venue, args.symbols): args.url} if args.url else None
+    endpoint = args.venue if args.venue in registered_venues() else endpoint_of(args.venue, args.symbols)
+    urls = {endpoint: args.url} if args.url else None
     feed = Feed(urls=urls, reconnect=_CLI_RECONNECT)
     feed.subscribe(args.venue, args.symbols, channels)
     connection = _Connection("stream")

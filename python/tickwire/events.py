@@ -1,90 +1,101 @@
-"""Channels, feed control events, and the events venues written in Python produce.
+"""Channels, the feed's control events, and the private events of venues written in Python.
 
-The built-in venues produce ``tickwire.Trade``, ``BBO``, ``BookUpdate`` and ``Ticker``: Rust
-objects with exact ``decimal.Decimal`` prices. A venue written in Python
-(:class:`~tickwire.Venue`) produces the msgspec classes of this module with the same field
-names, prices and quantities kept as the decimal strings the venue sent (exact;
-``Decimal(trade.price)`` as the strategy needs), and a venue name of its own choosing. The two
-sets become one when Python venues move onto the Rust model (so their books are checked in
-Rust too).
+Market data — ``tickwire.Trade``, ``BBO``, ``BookUpdate``, ``Ticker`` — is the same set of
+Rust classes for every venue, built-in or written in Python (exact ``decimal.Decimal``
+prices). A venue's private channels give the msgspec classes of this module: :class:`Order`,
+:class:`Balance` and :class:`Fill`, amounts as ``decimal.Decimal`` too.
 
-Times are nanoseconds: ``exchange_time_ns`` from the venue, ``receive_time_ns`` on
+Times are nanoseconds: ``exchange_time_ns`` from the venue (Unix), ``receive_time_ns`` on
 ``time.monotonic_ns()``'s clock when the message was read.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Literal
 
 import msgspec
 
-__all__ = ["BBO", "CHANNELS", "Ack", "BookUpdate", "Channel", "Lagged", "Level", "Ticker", "Trade"]
+__all__ = [
+    "CHANNELS",
+    "PRIVATE_CHANNELS",
+    "Ack",
+    "Balance",
+    "Channel",
+    "Fill",
+    "Lagged",
+    "Order",
+]
 
-#: The channels a feed subscribes to.
-Channel = Literal["trades", "bbo", "book", "ticker"]
-#: Every channel, in a fixed order.
+#: The channels a feed subscribes to: market data, then a venue's private channels.
+Channel = Literal["trades", "bbo", "book", "ticker", "orders", "balances", "fills"]
+#: The market-data channels, in a fixed order (every venue has them).
 CHANNELS: tuple[Channel, ...] = ("trades", "bbo", "book", "ticker")
+#: The private channels a venue written in Python may offer (with credentials).
+PRIVATE_CHANNELS: tuple[Channel, ...] = ("orders", "balances", "fills")
 
-#: One book level: (price, quantity), quantity ``"0"`` meaning the level is removed.
-Level = tuple[str, str]
 
+class Order(msgspec.Struct, frozen=True, gc=False):
+    """A change to one of our orders: placed, (partly) filled, cancelled.
 
-class Trade(msgspec.Struct, frozen=True, gc=False):
-    """A trade. ``side`` is the taker's side: ``"buy"`` or ``"sell"``."""
+    ``event`` is what happened (``"put"``, ``"update"``, ``"finish"``), ``status`` where the
+    order stands (``"open"``, ``"filled"``, ``"cancelled"``); ``filled`` and ``left`` are base
+    quantities."""
 
     venue: str
     symbol: str
-    price: str
-    qty: str
+    order_id: str
+    client_order_id: str
     side: Literal["buy", "sell"]
+    type: str
+    price: Decimal
+    amount: Decimal
+    filled: Decimal
+    left: Decimal
+    status: str
+    event: str
+    exchange_time_ns: int
+    receive_time_ns: int = 0
+
+
+class Balance(msgspec.Struct, frozen=True, gc=False):
+    """One currency's balance after a change (``change`` is the signed amount it changed by)."""
+
+    venue: str
+    currency: str
+    total: Decimal
+    available: Decimal
+    change: Decimal
+    exchange_time_ns: int
+    receive_time_ns: int = 0
+
+
+class Fill(msgspec.Struct, frozen=True, gc=False):
+    """One fill of one of our orders."""
+
+    venue: str
+    symbol: str
+    order_id: str
     trade_id: str
-    exchange_time_ns: int
-    receive_time_ns: int = 0
-
-
-class BBO(msgspec.Struct, frozen=True, gc=False):
-    """Best bid and offer."""
-
-    venue: str
-    symbol: str
-    bid_price: str
-    bid_qty: str
-    ask_price: str
-    ask_qty: str
-    exchange_time_ns: int
-    receive_time_ns: int = 0
-
-
-class BookUpdate(msgspec.Struct, frozen=True, gc=False):
-    """An L2 book snapshot or delta, levels in wire order."""
-
-    venue: str
-    symbol: str
-    is_snapshot: bool
-    bids: list[Level]
-    asks: list[Level]
-    sequence: int | None
-    exchange_time_ns: int
-    receive_time_ns: int = 0
-
-
-class Ticker(msgspec.Struct, frozen=True, gc=False):
-    """A 24-hour ticker."""
-
-    venue: str
-    symbol: str
-    last_price: str
-    volume_24h: str | None
-    change_24h: str | None
+    side: Literal["buy", "sell"]
+    price: Decimal
+    qty: Decimal
+    fee: Decimal
+    fee_currency: str
+    role: Literal["maker", "taker"]
     exchange_time_ns: int
     receive_time_ns: int = 0
 
 
 class Ack(msgspec.Struct, frozen=True, gc=False):
-    """A venue's answer to a subscription request: accepted, or refused with ``error``."""
+    """A venue's answer to a subscription request: accepted, or refused with ``error``;
+    ``auth_failed`` when the refusal is about credentials (reported as
+    :class:`~tickwire.AuthenticationError`). ``request_id`` ``None``: the venue echoes no id
+    and answers in order."""
 
-    request_id: int
+    request_id: int | None
     error: str | None = None
+    auth_failed: bool = False
 
 
 class Lagged(msgspec.Struct, frozen=True, gc=False):

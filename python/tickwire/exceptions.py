@@ -144,6 +144,15 @@ class SubscriptionError(TickwireError):
         self.attempts = attempts
 
 
+class AuthenticationError(SubscriptionError):
+    """A venue refused our credentials (a wrong key, a bad signature, a revoked key) for
+    private subscriptions, ``attempts`` times in a row; the feed stopped asking. The message
+    says what the venue said, never a key or secret.
+
+    Attributes: as :class:`SubscriptionError`.
+    """
+
+
 class BookSnapshotError(TickwireError):
     """A venue's REST book snapshot could not be fetched (unreachable, refused, timed out);
     the book stays invalid and another fetch follows, paced by the feed's resync breaker.

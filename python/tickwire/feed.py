@@ -19,8 +19,12 @@ Two kinds of venue:
   ``"kraken"``): their messages are parsed in Rust on the I/O thread, and events reach the
   callbacks through handler tables in Rust (by channel, and by market for handlers added with
   :meth:`Feed.on`), one call into Rust per batch and no Python code in between;
-- venues written in Python (:class:`~tickwire.venue.Venue`): their ``parse`` runs on the
-  asyncio loop's thread, once per message, inside one call per batch.
+- venues written in Python (:class:`~tickwire.PythonVenue`, by name once registered with
+  :func:`tickwire.register_venue`, as Gate.io's ``"gateio"``): their ``parse`` runs on the
+  asyncio loop's thread, once per message, and the market events of a batch go into Rust in
+  one call, to the same books, handler tables and broadcast as a built-in venue's. Their
+  private channels (``orders``, ``balances``, ``fills``) reach ``on_order``, ``on_balance``
+  and ``on_fill``.
 """
 
 from __future__ import annotations
@@ -41,13 +45,16 @@ from typing import Any, Literal, TypeVar, Unpack
 
 from . import _core
 from .client import ConnectOptions
-from . import events as python_events
 from ._core import BBO, BookInvalid, BookUpdate, BookView, Ticker, Trade
-from .events import CHANNELS, Ack, Channel, Lagged
-from .exceptions import BookSnapshotError, ConnectionClosed, SubscriptionError
+from .events import CHANNELS, PRIVATE_CHANNELS, Ack, Balance, Channel, Fill, Lagged, Order
+from .exceptions import AuthenticationError, BookSnapshotError, ConnectionClosed, SubscriptionError
 from .server import Server
 from .session import BreakerPolicy, ReconnectPolicy, Session, SessionEvent, _open
-from .venue import Subscription, Venue
+from .venues import PythonVenue, Subscription, registered_venue, registered_venues
+from .venues.credentials import Credentials
+
+#: A venue written in Python (the name the feed's signatures use).
+Venue = PythonVenue
 
 __all__ = ["Feed", "Strategy"]
 
@@ -94,24 +101,41 @@ class Strategy:
     def on_state(self, venue: str, event: SessionEvent) -> None:
         """A change in a venue's connection: connected, disconnected, reconnecting …"""
 
+    def on_order(self, order: Order) -> None:
+        """A change to one of our orders (a venue's private ``orders`` channel)."""
 
-_HOOKS: dict[str, str] = {"trades": "on_trade", "bbo": "on_bbo", "book": "on_book", "ticker": "on_ticker"}
-#: Events of venues written in Python, by class.
-_EVENT_CHANNEL: dict[type, Channel] = {
-    python_events.Trade: "trades",
-    python_events.BBO: "bbo",
-    python_events.BookUpdate: "book",
-    python_events.Ticker: "ticker",
+    def on_balance(self, balance: Balance) -> None:
+        """A balance after a change (a venue's private ``balances`` channel)."""
+
+    def on_fill(self, fill: Fill) -> None:
+        """A fill of one of our orders (a venue's private ``fills`` channel)."""
+
+
+_HOOKS: dict[str, str] = {
+    "trades": "on_trade",
+    "bbo": "on_bbo",
+    "book": "on_book",
+    "ticker": "on_ticker",
+    "orders": "on_order",
+    "balances": "on_balance",
+    "fills": "on_fill",
 }
+#: Market events a venue written in Python hands to Rust.
+_MARKET_EVENTS = (Trade, BBO, BookUpdate, Ticker)
+#: Private events of venues written in Python, by class.
+_PRIVATE_CHANNEL: dict[type, Channel] = {Order: "orders", Balance: "balances", Fill: "fills"}
+#: How a refusal about credentials is marked in the reason the tracker keeps.
+_AUTH_PREFIX = "authentication failed: "
 #: The built-in venues, parsed in Rust.
 BUILTIN_VENUES: tuple[str, ...] = ("binance", "bybit", "okx", "coinbase", "kraken")
 
 
 class _Link:
-    """One venue endpoint's session, subscriptions and counters."""
+    """One venue endpoint's session, subscriptions, books and counters."""
 
     def __init__(
         self,
+        feed: Feed,
         name: str,
         url: str,
         *,
@@ -141,106 +165,6 @@ class _Link:
         # Per request sent and not settled: the answers still to come before it counts as
         # confirmed (venues answer per message, per channel argument or per symbol).
         self.answers_due: dict[int, int] = {}
-
-    def ids_of(self, pairs: Iterable[Subscription]) -> list[int]:
-        ids = []
-        for pair in pairs:
-            known = self.ids.get(pair)
-            if known is None:
-                known = self.ids[pair] = len(self.pairs)
-                self.pairs.append(pair)
-            ids.append(known)
-        return ids
-
-    # ---- what each kind of venue supplies -------------------------------------------------
-
-    def venue_name(self) -> str:
-        """The venue's name (a link's name may also say the endpoint: ``"bybit-linear"``)."""
-        raise NotImplementedError
-
-    def requests(self, request_id: int, is_subscribe: bool, pairs: list[Subscription]) -> list[str | bytes]:
-        """The messages of one subscribe or unsubscribe request."""
-        raise NotImplementedError
-
-    def answers_expected(self, pairs: int, messages: int) -> int:
-        """How many answers the venue sends to one request."""
-        return messages
-
-    def app_ping(self) -> str | bytes:
-        """The venue's application ping."""
-        raise NotImplementedError
-
-    def open(self, feed: Feed) -> Session:
-        """Opens the session, delivering into ``feed``."""
-        raise NotImplementedError
-
-    def processed(self) -> tuple[int, int, int]:
-        """Events processed, book updates among them, latency violations."""
-        raise NotImplementedError
-
-
-class _PythonLink(_Link):
-    """A venue written in Python: messages are parsed by its ``parse`` on the loop's thread."""
-
-    def __init__(self, venue: Venue) -> None:
-        super().__init__(
-            venue.name,
-            venue.url,
-            batch_size=venue.batch_size,
-            requests_per_second=venue.requests_per_second,
-            burst=venue.burst,
-            confirm_timeout=venue.confirm_timeout,
-            retry_delay=venue.retry_delay,
-            max_attempts=venue.max_attempts,
-            app_ping_interval=venue.app_ping_interval,
-        )
-        self.venue = venue
-        self.messages = 0
-        self.book_updates = 0
-        self.latency_violations = 0
-
-    def venue_name(self) -> str:
-        return self.venue.name
-
-    def requests(self, request_id: int, is_subscribe: bool, pairs: list[Subscription]) -> list[str | bytes]:
-        build = self.venue.subscribe_request if is_subscribe else self.venue.unsubscribe_request
-        return [build(request_id, pairs)]
-
-    def app_ping(self) -> str | bytes:
-        return self.venue.app_ping()
-
-    def open(self, feed: Feed) -> Session:
-        session = _open(self.url, (), feed._reconnect, feed._breaker, feed._options, None)
-        session.on_state(lambda event: feed._on_state(self, event))
-        session.on_batch(lambda batch: feed._on_messages(self, batch))
-        return session
-
-    def processed(self) -> tuple[int, int, int]:
-        return self.messages, self.book_updates, self.latency_violations
-
-
-class _BuiltinLink(_Link):
-    """A built-in venue's endpoint: parsed in Rust on the I/O thread, routed in Rust."""
-
-    def __init__(self, feed: Feed, name: str, protocol: _core.VenueProtocol, url: str, snapshot_base: str | None) -> None:
-        super().__init__(
-            name,
-            url,
-            batch_size=protocol.max_per_request,
-            requests_per_second=protocol.requests_per_second,
-            burst=protocol.burst,
-            confirm_timeout=feed._confirm_timeout,
-            retry_delay=feed._retry_delay,
-            max_attempts=feed._max_attempts,
-            app_ping_interval=(
-                protocol.app_ping_interval
-                if protocol.app_ping_interval is None or feed._app_ping_interval is None
-                else feed._app_ping_interval
-            ),
-        )
-        self.protocol = protocol
-        #: Where this venue's REST book snapshots come from (``None``: production).
-        self.snapshot_base = snapshot_base
         self.dispatch = _core.Dispatch(
             url,
             lambda fields: feed._on_control(self, fields),
@@ -268,8 +192,15 @@ class _BuiltinLink(_Link):
         if feed._iterations:
             self.dispatch.set_sink(feed._offer)
 
-    def venue_name(self) -> str:
-        return self.protocol.name
+    def ids_of(self, pairs: Iterable[Subscription]) -> list[int]:
+        ids = []
+        for pair in pairs:
+            known = self.ids.get(pair)
+            if known is None:
+                known = self.ids[pair] = len(self.pairs)
+                self.pairs.append(pair)
+            ids.append(known)
+        return ids
 
     def want(self, pairs: Iterable[Subscription], wanted: bool) -> None:
         """Records ``pairs`` as held (or no longer) by this connection, and tells the
@@ -277,14 +208,149 @@ class _BuiltinLink(_Link):
         changed = set()
         for pair in pairs:
             (self.holding.add if wanted else self.holding.discard)(pair)
+            if pair[1] not in CHANNELS:
+                continue  # private channels are not routed by market
             changed.add(pair[1])
-            market_id = self.protocol.market_id(pair[0])
+            market_id = self.market_id(pair[0])
             self.symbols[market_id] = pair[0]
             if pair[1] == "book" and not wanted:
                 self.dispatch.forget_book(market_id)
         for channel in changed:
-            markets = {self.protocol.market_id(symbol) for symbol, held in self.holding if held == channel}
+            markets = {self.market_id(symbol) for symbol, held in self.holding if held == channel}
             self.dispatch.set_wanted(channel, sorted(markets))
+
+    # ---- what each kind of venue supplies -------------------------------------------------
+
+    def venue_name(self) -> str:
+        """The venue's name (a link's name may also say the endpoint: ``"bybit-linear"``)."""
+        raise NotImplementedError
+
+    def market_id(self, symbol: str) -> int:
+        """The id of ``symbol``'s market on this venue."""
+        raise NotImplementedError
+
+    def requests(self, request_id: int, is_subscribe: bool, pairs: list[Subscription]) -> list[str | bytes]:
+        """The messages of one subscribe or unsubscribe request."""
+        raise NotImplementedError
+
+    def answers_expected(self, pairs: int, messages: int) -> int:
+        """How many answers the venue sends to one request."""
+        return messages
+
+    def app_ping(self) -> str | bytes:
+        """The venue's application ping."""
+        raise NotImplementedError
+
+    def open(self, feed: Feed) -> Session:
+        """Opens the session, delivering into ``feed``."""
+        raise NotImplementedError
+
+    def processed(self) -> tuple[int, int, int]:
+        """Events processed, book updates among them, latency violations."""
+        counters = self.dispatch.counters()
+        return counters["events"], counters["book_updates"], counters["latency_violations"]
+
+    def snapshot_url(self, symbol: str) -> str | None:
+        """The REST URL of ``symbol``'s book snapshot, for books that start from one."""
+        return None
+
+    def parse_snapshot(self, symbol: str, body: bytes) -> None:
+        """Applies a fetched REST snapshot ``body`` to ``symbol``'s book."""
+        raise NotImplementedError
+
+
+class _PythonLink(_Link):
+    """A venue written in Python: messages are parsed by its ``parse`` on the loop's thread,
+    and the market events of each batch go through the Rust dispatch in one call."""
+
+    def __init__(self, feed: Feed, venue: PythonVenue) -> None:
+        _core.register_venue(venue.name, symbol_separator=venue.symbol_separator, book_sync=venue.book_sync)
+        super().__init__(
+            feed,
+            venue.name,
+            venue.connect_url(),
+            batch_size=venue.batch_size,
+            requests_per_second=venue.requests_per_second,
+            burst=venue.burst,
+            confirm_timeout=venue.confirm_timeout,
+            retry_delay=venue.retry_delay,
+            max_attempts=venue.max_attempts,
+            app_ping_interval=venue.app_ping_interval,
+        )
+        self.venue = venue
+        self.messages = 0
+        self.latency_violations = 0
+        #: While the login messages of a new connection are on their way: no request yet.
+        self.authenticating = False
+
+    def venue_name(self) -> str:
+        return self.venue.name
+
+    def market_id(self, symbol: str) -> int:
+        return _core.market_id(self.venue.name, symbol)
+
+    def requests(self, request_id: int, is_subscribe: bool, pairs: list[Subscription]) -> list[str | bytes]:
+        build = self.venue.subscribe_request if is_subscribe else self.venue.unsubscribe_request
+        built = build(request_id, pairs)
+        return list(built) if isinstance(built, list) else [built]
+
+    def answers_expected(self, pairs: int, messages: int) -> int:
+        return self.venue.answers_expected(pairs, messages)
+
+    def app_ping(self) -> str | bytes:
+        return self.venue.app_ping()
+
+    def open(self, feed: Feed) -> Session:
+        options: dict[str, Any] = dict(feed._options)
+        headers = self.venue.headers()
+        if headers:
+            options["headers"] = {**(options.get("headers") or {}), **headers}
+        reconnect = self.venue.reconnect or feed._reconnect
+        session = _open(self.url, (), reconnect, feed._breaker, options, None)  # type: ignore[arg-type]
+        session.on_state(lambda event: feed._on_python_state(self, event))
+        session.on_batch(lambda batch: feed._on_messages(self, batch))
+        return session
+
+    def processed(self) -> tuple[int, int, int]:
+        events, book_updates, _ = super().processed()
+        return events, book_updates, self.latency_violations
+
+    def snapshot_url(self, symbol: str) -> str | None:
+        return self.venue.snapshot_url(symbol)
+
+    def parse_snapshot(self, symbol: str, body: bytes) -> None:
+        self.dispatch.deliver([self.venue.parse_snapshot(symbol, body, time.monotonic_ns())])
+
+
+class _BuiltinLink(_Link):
+    """A built-in venue's endpoint: parsed in Rust on the I/O thread, routed in Rust."""
+
+    def __init__(self, feed: Feed, name: str, protocol: _core.VenueProtocol, url: str, snapshot_base: str | None) -> None:
+        super().__init__(
+            feed,
+            name,
+            url,
+            batch_size=protocol.max_per_request,
+            requests_per_second=protocol.requests_per_second,
+            burst=protocol.burst,
+            confirm_timeout=feed._confirm_timeout,
+            retry_delay=feed._retry_delay,
+            max_attempts=feed._max_attempts,
+            app_ping_interval=(
+                protocol.app_ping_interval
+                if protocol.app_ping_interval is None or feed._app_ping_interval is None
+                else feed._app_ping_interval
+            ),
+        )
+        self.protocol = protocol
+        #: Where this venue's REST book snapshots come from (``None``: production).
+        self.snapshot_base = snapshot_base
+
+    def venue_name(self) -> str:
+        return self.protocol.name
+
+    def market_id(self, symbol: str) -> int:
+        return self.protocol.market_id(symbol)
 
     def requests(self, request_id: int, is_subscribe: bool, pairs: list[Subscription]) -> list[str | bytes]:
         build = self.protocol.subscribe_request if is_subscribe else self.protocol.unsubscribe_request
@@ -303,9 +369,11 @@ class _BuiltinLink(_Link):
         session._on_market(self.dispatch)
         return session
 
-    def processed(self) -> tuple[int, int, int]:
-        counters = self.dispatch.counters()
-        return counters["events"], counters["book_updates"], counters["latency_violations"]
+    def snapshot_url(self, symbol: str) -> str | None:
+        return self.protocol.snapshot_url(symbol, self.snapshot_base)
+
+    def parse_snapshot(self, symbol: str, body: bytes) -> None:
+        self.dispatch.apply_snapshot(self.market_id(symbol), body)
 
 
 class Feed:
@@ -412,7 +480,7 @@ class Feed:
         self._shards: dict[str, list[_BuiltinLink]] = {}
         self._routes: dict[str, list[tuple[str, Callable[..., object], int]]] = {}
         self._callbacks: dict[str, list[Callable[..., object]]] = {
-            name: [] for name in (*CHANNELS, "book_invalid", "state", "error")
+            name: [] for name in (*CHANNELS, *PRIVATE_CHANNELS, "book_invalid", "state", "error")
         }
         # Resyncs under way (snapshot fetches, delayed resubscriptions), cancelled at stop.
         self._resyncs: set[asyncio.Task[None]] = set()
@@ -428,13 +496,20 @@ class Feed:
 
     # ---- configuration ------------------------------------------------------------------
 
-    def _python_link(self, venue: Venue) -> _PythonLink:
-        link = self._links.get(venue.name)
+    def _python_link(self, venue: PythonVenue | str) -> _PythonLink:
+        """The link of a venue written in Python: an instance, or a registered venue's name
+        (made with the feed's ``urls`` entry for it, if any)."""
+        name = venue if isinstance(venue, str) else venue.name
+        link = self._links.get(name)
         if link is None:
-            link = _PythonLink(venue)
+            if isinstance(venue, str):
+                venue_class = registered_venue(venue)
+                assert venue_class is not None
+                venue = venue_class(url=self._urls.get(venue))
+            link = _PythonLink(self, venue)
             self._add_link(link)
-        elif not isinstance(link, _PythonLink) or link.venue is not venue:
-            raise ValueError(f"another venue named {venue.name!r} is already in this feed")
+        elif not isinstance(link, _PythonLink) or (not isinstance(venue, str) and link.venue is not venue):
+            raise ValueError(f"another venue named {name!r} is already in this feed")
         return link
 
     def _builtin_link(self, endpoint: str, shard: int = 0) -> _BuiltinLink:
@@ -483,8 +558,13 @@ class Feed:
         """The (symbol, channel) pairs by the connection that serves them: the venue's own
         for a Python venue; for a built-in one the endpoint's shard holding the pair, or (when
         ``adding``) one with room. Pairs no connection holds are left out when not adding."""
-        if not isinstance(venue, str):
-            return {self._python_link(venue): _pairs(symbols, channels)}
+        if not isinstance(venue, str) or registered_venue(venue) is not None:
+            python_link = self._python_link(venue)
+            pairs = _pairs(symbols, channels)
+            _check_python_pairs(python_link.venue, pairs)
+            return {python_link: pairs}
+        if private := [channel for channel in channels if channel in PRIVATE_CHANNELS]:
+            raise ValueError(f"{venue} is a built-in venue without private channels ({', '.join(private)})")
         symbols = list(symbols)
         for symbol in symbols:
             _check_symbol(venue, symbol)  # all or nothing: no pair is taken before all are valid
@@ -511,7 +591,7 @@ class Feed:
         Raises:
             ValueError: An unknown built-in venue, or another venue object with the same name.
         """
-        if isinstance(venue, str):
+        if isinstance(venue, str) and registered_venue(venue) is None:
             self._builtin_link(venue)
         else:
             self._python_link(venue)
@@ -521,16 +601,20 @@ class Feed:
         returns how many subscriptions were new. Already active or pending ones are not asked
         for twice. ``venue`` is a built-in venue's name (``"binance"``, ``"bybit"``, ``"okx"``,
         ``"coinbase"``, ``"kraken"``; symbols unified, as ``"BTC/USDT"`` or
-        ``"BTC/USDT-PERP"``) or a :class:`~tickwire.Venue` written in Python.
+        ``"BTC/USDT-PERP"``), a registered venue's name (``"gateio"``, ``"mexc"``), or a
+        :class:`~tickwire.PythonVenue` instance. Private channels (``"orders"``,
+        ``"balances"``, ``"fills"``) need the venue to offer them and credentials (the
+        environment's, :meth:`Credentials.from_env <tickwire.Credentials.from_env>`, unless
+        the venue has its own).
 
         Raises:
-            ValueError: An unknown channel, venue or symbol, or another venue object with the
-                same name.
+            ValueError: An unknown channel, venue or symbol, another venue object with the
+                same name, or a private channel the venue does not offer.
+            CredentialsError: A private channel and no credentials (a ``ValueError`` too).
         """
         added = 0
         for link, wanted in self._grouped(venue, symbols, _channels(channels), adding=True).items():
-            if isinstance(link, _BuiltinLink):
-                link.want(wanted, True)
+            link.want(wanted, True)
             added += link.subscriptions.request(link.ids_of(wanted))
             link.kick.set()
         return added
@@ -543,8 +627,7 @@ class Feed:
         """
         dropped = 0
         for link, unwanted in self._grouped(venue, symbols, _channels(channels), adding=False).items():
-            if isinstance(link, _BuiltinLink):
-                link.want(unwanted, False)
+            link.want(unwanted, False)
             dropped += link.subscriptions.unrequest(link.ids_of(unwanted))
             link.kick.set()
         return dropped
@@ -559,6 +642,21 @@ class Feed:
         if isinstance(venue, str):
             return [link for name, link in self._links.items() if name == venue or link.venue_name() == venue]
         return [self._python_link(venue)]
+
+    def on_order(self, callback: _Callback) -> _Callback:
+        """Call ``callback(order)`` for every :class:`~tickwire.Order` of a private ``orders``
+        channel; usable as a decorator."""
+        return self._add("orders", callback)
+
+    def on_balance(self, callback: _Callback) -> _Callback:
+        """Call ``callback(balance)`` for every :class:`~tickwire.Balance` of a private
+        ``balances`` channel; usable as a decorator."""
+        return self._add("balances", callback)
+
+    def on_fill(self, callback: _Callback) -> _Callback:
+        """Call ``callback(fill)`` for every :class:`~tickwire.Fill` of a private ``fills``
+        channel; usable as a decorator."""
+        return self._add("fills", callback)
 
     def on_trade(self, callback: _Callback) -> _Callback:
         """Call ``callback(trade)`` for every trade; usable as a decorator."""
@@ -586,18 +684,17 @@ class Feed:
         """Publish this feed's market data to the broadcast ``server`` (``None``: stop), converted
         in Rust with no Python code per event: tickers as ``MarketData``, trades as
         ``MarketTrade`` and as 1m/5m/1h candles (``ChartUpdate``), books as ``BookTop`` (with
-        whether each is proven valid). Built-in venues only.
+        whether each is proven valid); venues written in Python too.
 
         Raises:
             RuntimeError: The server is not running.
         """
         self._broadcast = server._running() if server is not None else None
         for link in self._links.values():
-            if isinstance(link, _BuiltinLink):
-                link.dispatch.set_broadcast(self._broadcast)
+            link.dispatch.set_broadcast(self._broadcast)
 
     def book(self, venue: str, symbol: str) -> BookView:
-        """A live, read-only view of ``symbol``'s order book on built-in ``venue``: best
+        """A live, read-only view of ``symbol``'s order book on ``venue``: best
         bid/ask, spread, mid, ``levels(n)``, ``to_numpy(n)``, and ``is_valid`` with the
         ``reason`` when it is not. Every read shows the book as it stands (inside an
         ``on_book`` callback: right after that update).
@@ -605,12 +702,18 @@ class Feed:
         Raises:
             ValueError: An unknown venue or symbol, or a book this feed is not subscribed to.
         """
-        endpoint = _endpoint_name(venue, symbol)
-        _check_symbol(venue, symbol)
-        holder = self._holder(endpoint, (symbol, "book"))
+        holder: _Link | None
+        if registered_venue(venue) is not None or isinstance(self._links.get(venue), _PythonLink):
+            holder = self._links.get(venue)
+            if holder is not None and (symbol, "book") not in holder.holding:
+                holder = None
+        else:
+            endpoint = _endpoint_name(venue, symbol)
+            _check_symbol(venue, symbol)
+            holder = self._holder(endpoint, (symbol, "book"))
         if holder is None:
             raise ValueError(f"this feed is not subscribed to the book of {symbol} on {venue}")
-        return holder.dispatch.book(holder.protocol.market_id(symbol))
+        return holder.dispatch.book(holder.market_id(symbol))
 
     def on_state(self, callback: _Callback) -> _Callback:
         """Call ``callback(venue_name, event)`` for every :class:`SessionEvent`; a decorator too."""
@@ -624,16 +727,23 @@ class Feed:
         return self._add("error", callback)
 
     def on(self, channel: Channel, callback: _Callback, *, venue: str, symbol: str) -> _Callback:
-        """Call ``callback(event)`` for the events of one built-in venue's symbol on ``channel``
-        only: routed in Rust by a table lookup, so a handler per symbol costs nothing for the
-        others.
+        """Call ``callback(event)`` for the events of one venue's symbol on market-data
+        ``channel`` only: routed in Rust by a table lookup, so a handler per symbol costs
+        nothing for the others.
 
         Raises:
-            ValueError: An unknown channel, venue or symbol.
+            ValueError: An unknown channel, venue or symbol, or a private channel.
         """
+        (checked,) = _channels([channel])
+        if checked not in CHANNELS:
+            raise ValueError(f"on() routes market data by symbol; {checked!r} is a private channel: use on_{_HOOKS[checked][3:]}")
+        if registered_venue(venue) is not None:
+            python_link = self._python_link(venue)
+            python_link.dispatch.add(checked, callback, python_link.market_id(symbol))
+            return callback
         endpoint = _endpoint_name(venue, symbol)
         first = self._builtin_link(endpoint)
-        route = (_channels([channel])[0], callback, first.protocol.market_id(symbol))
+        route = (checked, callback, first.protocol.market_id(symbol))
         self._routes.setdefault(endpoint, []).append(route)
         for link in self._shards[endpoint]:
             link.dispatch.add(*route)
@@ -651,17 +761,17 @@ class Feed:
         removed = len(self._callbacks[channel]) < before
         for routes in self._routes.values():
             routes[:] = [r for r in routes if not (r[0] == channel and r[1] == callback)]
-        for link in self._links.values():
-            if isinstance(link, _BuiltinLink) and link.dispatch.remove(channel, callback):
-                removed = True
+        if channel in CHANNELS or channel == "book_invalid":
+            for link in self._links.values():
+                if link.dispatch.remove(channel, callback):
+                    removed = True
         return removed
 
     def _add(self, name: str, callback: _Callback) -> _Callback:
         self._callbacks[name].append(callback)
         if name in CHANNELS or name == "book_invalid":
             for link in self._links.values():
-                if isinstance(link, _BuiltinLink):
-                    link.dispatch.add(name, callback)
+                link.dispatch.add(name, callback)
         return callback
 
     def add_strategy(self, strategy: Strategy) -> None:
@@ -767,7 +877,8 @@ class Feed:
         processing time per message (``avg_ns``, ``p50_ns``, ``p95_ns``, ``p99_ns``,
         ``max_ns``, from an HDR histogram), ``sub_1ms_share``, ``latency_violations``,
         ``orderbook_updates``, ``reconnection_count``, ``error_count``, and the subscription
-        counts; for built-in venues also ``books``: ``books`` kept, ``valid`` now,
+        counts (for a venue written in Python also ``messages_parsed``, every message its
+        ``parse`` saw); ``books``: ``books`` kept, ``valid`` now,
         ``updates_applied``, ``gaps``, ``checksum_failures``, ``crossed``, ``stale``,
         ``resyncs`` (books made valid again), ``resync_orders``, ``resyncs_held`` (by the
         breaker) and ``time_invalid_s``."""
@@ -808,8 +919,9 @@ class Feed:
         for key in _DECODE_COUNTERS:
             if key in session_stats:
                 metrics[key] = session_stats[key]
-        if isinstance(link, _BuiltinLink):
-            metrics["books"] = link.dispatch.book_totals()
+        metrics["books"] = link.dispatch.book_totals()
+        if isinstance(link, _PythonLink):
+            metrics["messages_parsed"] = link.messages
         return metrics
 
     def events(self, max_pending: int = 100_000) -> AsyncIterator[object]:
@@ -827,8 +939,7 @@ class Feed:
         iteration = _Iteration(max_pending, self)
         self._iterations.add(iteration)
         for link in self._links.values():
-            if isinstance(link, _BuiltinLink):
-                link.dispatch.set_sink(self._offer)
+            link.dispatch.set_sink(self._offer)
         return iteration
 
     def _offer(self, event: object) -> None:
@@ -841,31 +952,27 @@ class Feed:
     # ---- the hot path -------------------------------------------------------------------
 
     def _on_messages(self, link: _PythonLink, batch: list[str | bytes]) -> None:
+        """One batch of a Python venue: each message parsed (timed), answers and private events
+        handled here, and the batch's market events delivered through Rust in one call."""
         parse = link.venue.parse
         clock = time.perf_counter_ns
         received_ns = time.monotonic_ns()
         budget = self._latency_budget_ns
         record = link.processing.record
-        callbacks = self._callbacks
+        market: list[Trade | BBO | BookUpdate | Ticker] = []
         for message in batch:
             started = clock()
             try:
-                events = parse(message, received_ns)
-                for event in events:
-                    channel = _EVENT_CHANNEL.get(type(event))
-                    if channel is not None:
-                        if channel == "book":
-                            link.book_updates += 1
-                        for callback in callbacks[channel]:
-                            try:
-                                callback(event)
-                            except Exception as error:  # noqa: BLE001 - reported; the others go on
-                                self._report(link, error)
-                        if self._iterations:
-                            for iteration in self._iterations:
-                                iteration.offer(event)
+                for event in parse(message, received_ns):
+                    if isinstance(event, _MARKET_EVENTS):
+                        market.append(event)
                     elif type(event) is Ack:
-                        self._answer(link, event.request_id, event.error)
+                        self._answer(link, event.request_id, event.error, auth_failed=event.auth_failed)
+                    else:
+                        channel = _PRIVATE_CHANNEL.get(type(event))
+                        if channel is not None:
+                            for callback in self._callbacks[channel]:
+                                self._call(callback, event)
             except Exception as error:  # noqa: BLE001 - a message the venue cannot parse is skipped
                 self._report(link, error)
             spent = clock() - started
@@ -873,12 +980,19 @@ class Feed:
             if spent > budget:
                 link.latency_violations += 1
         link.messages += len(batch)
+        if market:
+            try:
+                link.dispatch.deliver(market)
+            except Exception as error:  # noqa: BLE001 - reported; the feed goes on
+                self._report(link, error)
 
     # ---- subscriptions ------------------------------------------------------------------
 
-    def _answer(self, link: _Link, request_id: int | None, error: str | None) -> None:
-        """One answer to a request: a refusal settles it at once (it is retried whole); it is
-        confirmed when every answer the venue sends to it has come."""
+    def _answer(self, link: _Link, request_id: int | None, error: str | None, *, auth_failed: bool = False) -> None:
+        """One answer to a request: a refusal settles it at once (it is retried whole, at most
+        ``max_attempts`` times); it is confirmed when every answer the venue sends to it has
+        come. A refusal about credentials is reported as an :class:`AuthenticationError` when
+        given up on."""
         if request_id is None:
             # A venue that echoes no request id (Coinbase) answers in order.
             request_id = link.subscriptions.oldest_sent()
@@ -889,7 +1003,7 @@ class Feed:
             return  # settled already: a late answer to a refused request, or a stray id
         if error is not None:
             del link.answers_due[request_id]
-            link.subscriptions.reject(request_id, error, time.monotonic_ns())
+            link.subscriptions.reject(request_id, _AUTH_PREFIX + error if auth_failed else error, time.monotonic_ns())
         elif due > 1:
             link.answers_due[request_id] = due - 1
             return
@@ -898,7 +1012,7 @@ class Feed:
             link.subscriptions.confirm(request_id)
         link.kick.set()
 
-    def _on_control(self, link: _BuiltinLink, fields: dict[str, Any]) -> None:
+    def _on_control(self, link: _Link, fields: dict[str, Any]) -> None:
         """An ack, a refusal or a reconnect notice from a built-in venue."""
         event = fields["event"]
         if event == "ack":
@@ -917,7 +1031,7 @@ class Feed:
             timeout: float | None = None
             # While disconnected nothing can be answered, so nothing times out: the reconnect
             # resets every request and re-sends what is wanted. Sleep until kicked.
-            if link.connected and link.session is not None:
+            if link.connected and link.session is not None and not getattr(link, "authenticating", False):
                 now = time.monotonic_ns()
                 if subscriptions.expire(now):
                     _forget_settled(link)
@@ -929,7 +1043,8 @@ class Feed:
                 pairs = [link.pairs[i] for i in ids]
                 verb = "subscribe to" if was_subscribe else "unsubscribe from"
                 message = f"{link.name} did not let us {verb} {len(pairs)} stream(s) after {attempts} attempt(s): {reason}"
-                self._report(link, SubscriptionError(message, link.url, link.venue_name(), pairs, reason, attempts))
+                failure = AuthenticationError if reason.startswith(_AUTH_PREFIX) else SubscriptionError
+                self._report(link, failure(message, link.url, link.venue_name(), pairs, reason, attempts))
             try:
                 await asyncio.wait_for(link.kick.wait(), timeout)
             except TimeoutError:
@@ -971,7 +1086,7 @@ class Feed:
 
     # ---- books --------------------------------------------------------------------------
 
-    def _on_resync(self, link: _BuiltinLink, market_id: int, action: str, delay: float) -> None:
+    def _on_resync(self, link: _Link, market_id: int, action: str, delay: float) -> None:
         """A book of ``link`` needs a fresh snapshot: resubscribe, or fetch the REST one."""
         symbol = link.symbols.get(market_id)
         if symbol is None or (symbol, "book") not in link.holding or self._loop is None:
@@ -983,18 +1098,18 @@ class Feed:
         self._resyncs.add(task)
         task.add_done_callback(self._resyncs.discard)
 
-    async def _resubscribe(self, link: _BuiltinLink, symbol: str, delay: float) -> None:
+    async def _resubscribe(self, link: _Link, symbol: str, delay: float) -> None:
         if delay > 0:
             logger.warning("%s %s book: resync held back %.1f s by the breaker", link.name, symbol, delay)
             await asyncio.sleep(delay)
         if link.subscriptions.refresh(link.ids_of([(symbol, "book")])):
             link.kick.set()
 
-    async def _fetch_snapshot(self, link: _BuiltinLink, market_id: int, symbol: str, delay: float) -> None:
+    async def _fetch_snapshot(self, link: _Link, market_id: int, symbol: str, delay: float) -> None:
         if delay > 0:
             logger.warning("%s %s book: snapshot fetch held back %.1f s by the breaker", link.name, symbol, delay)
             await asyncio.sleep(delay)
-        url = link.protocol.snapshot_url(symbol, link.snapshot_base)
+        url = link.snapshot_url(symbol)
         if url is None:
             return
         try:
@@ -1004,8 +1119,10 @@ class Feed:
             self._report(link, BookSnapshotError(f"{link.name}: cannot fetch the {symbol} book snapshot from {url}: {error}", url, link.venue_name(), symbol))
             return
         try:
-            link.dispatch.apply_snapshot(market_id, body)
+            link.parse_snapshot(symbol, body)
         except Exception as error:  # noqa: BLE001 - a body that is no snapshot: reported, refetched
+            if isinstance(link, _PythonLink):
+                link.dispatch.snapshot_failed(market_id)  # the built-in parser orders it itself
             self._report(link, error)
 
     async def _check_books(self) -> None:
@@ -1013,11 +1130,10 @@ class Feed:
         while True:
             await asyncio.sleep(BOOK_CHECK_INTERVAL)
             for link in list(self._links.values()):
-                if isinstance(link, _BuiltinLink):
-                    try:
-                        link.dispatch.check_books()
-                    except Exception as error:  # noqa: BLE001 - reported; the checks go on
-                        self._report(link, error)
+                try:
+                    link.dispatch.check_books()
+                except Exception as error:  # noqa: BLE001 - reported; the checks go on
+                    self._report(link, error)
 
     # ---- state and errors ---------------------------------------------------------------
 
@@ -1031,6 +1147,38 @@ class Feed:
             link.connected = False
         for callback in self._callbacks["state"]:
             self._call(callback, link.name, event)
+
+    def _on_python_state(self, link: _PythonLink, event: SessionEvent) -> None:
+        """A Python venue's session event: books invalid on a lost connection (as a built-in
+        venue's dispatch does in Rust), a login on a new one, and the venue's say on whether
+        to go on reconnecting."""
+        if event.event in ("disconnected", "gave_up"):
+            try:
+                link.dispatch.disconnected()
+            except Exception as error:  # noqa: BLE001 - a handler failed: reported
+                self._report(link, error)
+        if event.event in ("disconnected", "connect_failed") and not link.venue.should_reconnect(event):
+            logger.warning("%s: the venue says not to reconnect after: %s", link.name, event.message)
+            if link.session is not None and self._loop is not None:
+                self._loop.create_task(link.session.close(), name=f"tickwire-close-{link.name}")
+        self._on_state(link, event)
+        if event.event == "connected" and self._loop is not None:
+            login = link.venue.authenticate()
+            if login:
+                link.authenticating = True
+                self._loop.create_task(self._login(link, login), name=f"tickwire-login-{link.name}")
+
+    async def _login(self, link: _PythonLink, messages: list[str | bytes]) -> None:
+        """Sends a new connection's login messages before any subscription request."""
+        try:
+            assert link.session is not None
+            for message in messages:
+                await link.session.send(message)
+        except ConnectionClosed:
+            pass  # the next connection logs in again
+        finally:
+            link.authenticating = False
+            link.kick.set()
 
     def _call(self, callback: Callable[..., object], *args: object) -> None:
         try:
@@ -1108,10 +1256,25 @@ class _Iteration:
 
 def _channels(channels: Iterable[str]) -> list[Channel]:
     channel_list = list(channels)
-    unknown = [channel for channel in channel_list if channel not in CHANNELS]
+    unknown = [channel for channel in channel_list if channel not in CHANNELS and channel not in PRIVATE_CHANNELS]
     if unknown:
-        raise ValueError(f"unknown channel(s) {unknown}; expected some of {list(CHANNELS)}")
+        raise ValueError(f"unknown channel(s) {unknown}; expected some of {list(CHANNELS + PRIVATE_CHANNELS)}")
     return channel_list  # type: ignore[return-value]
+
+
+def _check_python_pairs(venue: PythonVenue, pairs: list[Subscription]) -> None:
+    """Raises ``ValueError`` for a pair ``venue`` cannot serve: a symbol it cannot name, a
+    private channel it does not offer, or one without credentials (taken from the environment
+    when the venue has none)."""
+    for symbol, channel in pairs:
+        if channel in PRIVATE_CHANNELS:
+            if channel not in venue.private_channels:
+                offered = ", ".join(sorted(venue.private_channels)) or "none"
+                raise ValueError(f"{venue.name} has no private channel {channel!r} (it has: {offered})")
+            if venue.credentials is None:
+                venue.credentials = Credentials.from_env(venue.name)
+        else:
+            _core.market_id(venue.name, symbol)
 
 
 def _pairs(symbols: Iterable[str], channels: list[Channel]) -> list[Subscription]:
@@ -1155,7 +1318,8 @@ def _check_symbol(venue: str, symbol: str) -> None:
 def _endpoint_name(venue: str, symbol: str) -> str:
     """The endpoint serving ``symbol`` on built-in ``venue``: Bybit splits spot from linear."""
     if venue not in BUILTIN_VENUES:
-        raise ValueError(f"unknown venue {venue!r}; the built-in ones are {list(BUILTIN_VENUES)}")
+        registered = sorted(registered_venues())
+        raise ValueError(f"unknown venue {venue!r}; the built-in ones are {list(BUILTIN_VENUES)}, the registered ones {registered}")
     if venue == "bybit" and _core.endpoint_kind(venue, symbol) != "spot":
         return "bybit-linear"
     return venue

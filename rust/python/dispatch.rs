@@ -20,14 +20,14 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyList};
 use pyo3::{PyTraverseError, PyVisit};
 
 use super::books::{PyBookInvalid, PyBookView, resync_name};
 use super::bridge::{DISPATCH_LIMIT, session_event_to_python};
-use super::events::{event_to_python, parse_error};
+use super::events::{event_from_python, event_to_python, parse_error};
 use super::metrics::PyLatencyHistogram;
 use super::server::PyServer;
 use crate::book::{BookInvalid, BookKeeper, KeeperConfig, ResyncPolicy, Verdict};
@@ -191,8 +191,16 @@ impl PyDispatch {
         }
     }
 
-    /// Delivers one event, a book update through the session's books.
-    fn deliver_event(&self, py: Python<'_>, tables: &Tables, event: &Event) -> PyResult<Delivery> {
+    /// Delivers one event, a book update through the session's books. `object` is the event
+    /// as Python has it already (a venue written in Python made it), else one is made for
+    /// the handlers.
+    fn deliver_event(
+        &self,
+        py: Python<'_>,
+        tables: &Tables,
+        event: &Event,
+        object: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Delivery> {
         let channel = event.channel() as usize;
         let market = event.market().id;
         if tables.wanted[channel].as_ref().is_some_and(|wanted| !wanted.contains(market)) {
@@ -213,7 +221,7 @@ impl PyDispatch {
             match verdict {
                 Verdict::Deliver => {}
                 Verdict::DeliverSnapshot(snapshot) => {
-                    Self::hand_on(py, tables, channel, market, &Event::Book(snapshot))?;
+                    Self::hand_on(py, tables, channel, market, &Event::Book(snapshot), None)?;
                     return Ok(Delivery::Delivered);
                 }
                 Verdict::Withhold => return Ok(Delivery::Withheld),
@@ -227,7 +235,7 @@ impl PyDispatch {
         if let Some(bridge) = &tables.bridge {
             bridge.on_event(event);
         }
-        Self::hand_on(py, tables, channel, market, event)?;
+        Self::hand_on(py, tables, channel, market, event, object)?;
         Ok(Delivery::Delivered)
     }
 
@@ -242,13 +250,23 @@ impl PyDispatch {
     }
 
     /// Calls `event`'s handlers: its market's, then its channel's, then the sink.
-    fn hand_on(py: Python<'_>, tables: &Tables, channel: usize, market: u32, event: &Event) -> PyResult<()> {
+    fn hand_on(
+        py: Python<'_>,
+        tables: &Tables,
+        channel: usize,
+        market: u32,
+        event: &Event,
+        object: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
         let for_market = tables.by_market[channel].get(market as usize).map_or(&[][..], Vec::as_slice);
         let every = &tables.every_market[channel];
         if for_market.is_empty() && every.is_empty() && tables.sink.is_none() {
             return Ok(());
         }
-        let object = event_to_python(py, event.clone())?;
+        let object = match object {
+            Some(object) => object.clone(),
+            None => event_to_python(py, event.clone())?,
+        };
         for handler in for_market.iter().chain(every) {
             Self::call(py, tables, handler, &object);
         }
@@ -273,6 +291,15 @@ impl PyDispatch {
             }
         }
         Ok(())
+    }
+
+    fn add_counters(&self, counters: &Counters) {
+        let mut total = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
+        total.events += counters.events;
+        total.book_updates += counters.book_updates;
+        total.book_withheld += counters.book_withheld;
+        total.filtered += counters.filtered;
+        total.latency_violations += counters.latency_violations;
     }
 
     /// Hands the books' resync orders to the feed.
@@ -350,7 +377,7 @@ pub fn dispatch_market(py: Python<'_>, inbox: &Inbox, dispatch: &PyDispatch) -> 
     let mut last = monotonic_ns();
     let outcome = inbox.drain(DISPATCH_LIMIT, |payload| -> PyResult<()> {
         match payload {
-            Payload::Decoded(Decoded::Event(event)) => match dispatch.deliver_event(py, &tables, event)? {
+            Payload::Decoded(Decoded::Event(event)) => match dispatch.deliver_event(py, &tables, event, None)? {
                 Delivery::Delivered => {
                     let now = monotonic_ns();
                     let spent = now - last;
@@ -403,14 +430,7 @@ pub fn dispatch_market(py: Python<'_>, inbox: &Inbox, dispatch: &PyDispatch) -> 
             histogram.record(spent);
         }
     }
-    {
-        let mut total = dispatch.counters.lock().unwrap_or_else(PoisonError::into_inner);
-        total.events += counters.events;
-        total.book_updates += counters.book_updates;
-        total.book_withheld += counters.book_withheld;
-        total.filtered += counters.filtered;
-        total.latency_violations += counters.latency_violations;
-    }
+    dispatch.add_counters(&counters);
     match outcome {
         Drained::Done { .. } => Ok(inbox.is_finished() && inbox.is_empty()),
         Drained::Failed { error, .. } => Err(error),
@@ -586,6 +606,51 @@ impl PyDispatch {
         Ok(PyBookView::new(slf.clone().unbind(), market))
     }
 
+    /// Delivers the events a venue written in Python parsed from one batch (`Trade`, `BBO`,
+    /// `BookUpdate`, `Ticker`), each as a built-in venue's: book updates through the
+    /// session's books (a `BookUpdate` snapshot fetched over REST included), then the handler
+    /// tables, the broadcast bridge and the sink, with the objects Python made. One call per
+    /// batch; returns how many were handed on.
+    ///
+    /// Raises `TypeError` (and delivers nothing) if an item is no market event.
+    fn deliver(&self, py: Python<'_>, events: &Bound<'_, PyList>) -> PyResult<usize> {
+        let mut parsed = Vec::with_capacity(events.len());
+        for item in events.iter() {
+            let event = event_from_python(&item).ok_or_else(|| {
+                PyTypeError::new_err(format!(
+                    "a venue's parse gave {}, not a Trade, BBO, BookUpdate or Ticker",
+                    item.get_type().name().map_or_else(|_| "?".to_owned(), |name| name.to_string())
+                ))
+            })?;
+            parsed.push((event, item));
+        }
+        let tables = self.tables();
+        let mut counters = Counters::default();
+        for (event, object) in &parsed {
+            match self.deliver_event(py, &tables, event, Some(object))? {
+                Delivery::Delivered => {
+                    counters.events += 1;
+                    counters.book_updates += u64::from(matches!(event, Event::Book(_)));
+                }
+                Delivery::Filtered => counters.filtered += 1,
+                Delivery::Withheld => counters.book_withheld += 1,
+            }
+        }
+        self.carry_out_orders(py, &tables);
+        let delivered = counters.events;
+        self.add_counters(&counters);
+        Ok(usize::try_from(delivered).unwrap_or(usize::MAX))
+    }
+
+    /// The session of a venue written in Python lost its connection: its books become invalid
+    /// (`BookInvalid` with reason `disconnected`), in stream order.
+    fn disconnected(&self, py: Python<'_>) -> PyResult<()> {
+        let tables = self.tables();
+        let invalid = self.books().disconnect(monotonic_ns());
+        self.bridge_invalid(&tables, &invalid);
+        Self::deliver_invalid(py, &tables, invalid)
+    }
+
     /// Applies the body of a Binance REST depth snapshot (`GET /api/v3/depth`) to market
     /// `market_id`'s book, delivering what follows (a whole-book snapshot, or `BookInvalid`);
     /// a body that is no snapshot counts as a failed fetch (another is ordered) and raises
@@ -595,7 +660,7 @@ impl PyDispatch {
             by_id(market_id).ok_or_else(|| PyValueError::new_err(format!("no market has id {market_id}")))?;
         let tables = self.tables();
         let result = match binance::parse_depth_snapshot(&market, body, monotonic_ns()) {
-            Ok(snapshot) => self.deliver_event(py, &tables, &Event::Book(snapshot)).map(|_| ()),
+            Ok(snapshot) => self.deliver_event(py, &tables, &Event::Book(snapshot), None).map(|_| ()),
             Err(error) => {
                 self.books().snapshot_failed(market_id, monotonic_ns());
                 Err(parse_error(&error, &self.url))

@@ -577,6 +577,24 @@ event_class!(PyTicker, "Ticker", {
 ///
 /// # Errors
 /// Only when Python cannot allocate the object.
+/// The Rust event inside a `Trade`, `BBO`, `BookUpdate` or `Ticker` object (a copy), or
+/// `None` for any other object.
+pub fn event_from_python(object: &Bound<'_, PyAny>) -> Option<Event> {
+    if let Ok(trade) = object.cast::<PyTrade>() {
+        return Some(Event::Trade(trade.get().0.clone()));
+    }
+    if let Ok(update) = object.cast::<PyBookUpdate>() {
+        return Some(Event::Book(update.get().0.clone()));
+    }
+    if let Ok(bbo) = object.cast::<PyBbo>() {
+        return Some(Event::Bbo(bbo.get().0.clone()));
+    }
+    if let Ok(ticker) = object.cast::<PyTicker>() {
+        return Some(Event::Ticker(ticker.get().0.clone()));
+    }
+    None
+}
+
 pub fn event_to_python(py: Python<'_>, event: Event) -> PyResult<Bound<'_, PyAny>> {
     Ok(match event {
         Event::Trade(trade) => Bound::new(py, PyTrade(trade))?.into_any(),

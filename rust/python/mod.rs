@@ -13,7 +13,8 @@
 //! - [`books`]: `BookInvalid` and `BookView`, a live read-only view of a feed's book.
 //! - [`dispatch`]: market events routed to Python handlers by channel and market, in Rust.
 //! - [`venues`]: a built-in venue's protocol (`VenueProtocol`) for the feed and sessions.
-//! - [`registry`]: `register_venue()`, a venue written in Python named like a built-in one.
+//! - [`registry`]: `register_venue()`, a venue written in Python named like a built-in one;
+//!   `market_id()`.
 //! - [`awaitable`]: Rust futures as counted Python awaitables; `quiesce()` for the exit.
 //! - [`bridge`]: the one place where received messages become Python objects, in batches.
 //! - [`errors`]: the one mapping from [`crate::Error`] to the classes of `tickwire.exceptions`.
@@ -70,6 +71,7 @@ fn core_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<venues::PyVenueProtocol>()?;
     module.add_function(wrap_pyfunction!(venues::endpoint_kind, module)?)?;
     module.add_function(wrap_pyfunction!(registry::register_venue, module)?)?;
+    module.add_function(wrap_pyfunction!(registry::market_id, module)?)?;
     module.add("DISPATCH_LIMIT", bridge::DISPATCH_LIMIT)?;
     module.add("WAKE_EVERY_MESSAGES", crate::conn::WAKE_EVERY_MESSAGES)?;
     Ok(())

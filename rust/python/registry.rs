@@ -1,10 +1,13 @@
 //! `tickwire._core.register_venue`: a venue written in Python gets a [`Venue`] of its own
 //! ([`crate::model::registry`]), so the event constructors, books and broadcast take its name.
 
+use std::str::FromStr;
+
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use crate::book::SyncRule;
+use crate::model::market::intern_unified;
 use crate::model::{SymbolSeparator, Venue, VenueTraits};
 
 /// Registers a venue under `name`: its spot symbols join base and quote with
@@ -38,4 +41,15 @@ pub fn register_venue(name: &str, symbol_separator: &str, book_sync: Option<&str
     Venue::register(name, VenueTraits { symbol_separator, book_sync })
         .map(drop)
         .map_err(|error| PyValueError::new_err(error.to_string()))
+}
+
+/// The market id of `symbol` (unified, `"BTC/USDT"`) on `venue` (a registered venue, or a
+/// built-in one's spot market): the id `Dispatch.book` and the resync orders name it by.
+///
+/// Raises:
+///     `ValueError`: An unknown venue, or a symbol the venue cannot name.
+#[pyfunction]
+pub fn market_id(venue: &str, symbol: &str) -> PyResult<u32> {
+    let venue = Venue::from_str(venue).map_err(|error| PyValueError::new_err(error.to_string()))?;
+    intern_unified(venue, symbol).map(|market| market.id).map_err(|error| PyValueError::new_err(error.to_string()))
 }

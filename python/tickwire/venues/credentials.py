@@ -96,5 +96,5 @@ class Credentials:
 
     __str__ = __repr__
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> str | tuple[object, ...]:
         raise TypeError("credentials are not picklable: they would leave the process in the clear")
