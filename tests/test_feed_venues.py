@@ -231,7 +231,7 @@ async def test_unknown_venues_symbols_and_urls_are_refused_clearly() -> None:
         feed.subscribe("binance", ["NOTASYMBOL"])
     with pytest.raises(ValueError, match="unknown channel"):
         feed.subscribe("binance", ["BTC/USDT"], ["candles"])  # type: ignore[list-item]
-    with pytest.raises(ValueError, match="no built-in venue"):
+    with pytest.raises(ValueError, match=r"no venue is named \[.bitmex.\]"):
         tickwire.Feed(urls={"bitmex": "ws://127.0.0.1:1/"})
 
 

@@ -461,9 +461,11 @@ class Feed:
             "resync_window_ns": int(resync_window * 1e9),
             "resync_timeout_ns": int(resync_timeout * 1e9),
         }
-        unknown = [name for name in self._urls if _builtin_endpoint(name) is None]
+        unknown = [name for name in self._urls if _builtin_endpoint(name) is None and registered_venue(name) is None]
         if unknown:
-            raise ValueError(f"no built-in venue is named {unknown}; expected some of {_ENDPOINT_NAMES}")
+            raise ValueError(
+                f"no venue is named {unknown}; expected some of {_ENDPOINT_NAMES} or a registered one {sorted(registered_venues())}"
+            )
         self._reconnect = reconnect
         self._breaker = breaker
         self._options = options
@@ -511,6 +513,14 @@ class Feed:
         elif not isinstance(link, _PythonLink) or (not isinstance(venue, str) and link.venue is not venue):
             raise ValueError(f"another venue named {name!r} is already in this feed")
         return link
+
+    def _python_link_named(self, name: str) -> _PythonLink | None:
+        """The link of the venue written in Python called ``name`` (a registered one's made
+        if needed); ``None`` when ``name`` is no such venue."""
+        link = self._links.get(name)
+        if isinstance(link, _PythonLink):
+            return link
+        return self._python_link(name) if registered_venue(name) is not None else None
 
     def _builtin_link(self, endpoint: str, shard: int = 0) -> _BuiltinLink:
         """Connection ``shard`` (0, 1 …) of a built-in venue endpoint (``"binance"``,
@@ -702,10 +712,9 @@ class Feed:
         Raises:
             ValueError: An unknown venue or symbol, or a book this feed is not subscribed to.
         """
-        holder: _Link | None
-        if registered_venue(venue) is not None or isinstance(self._links.get(venue), _PythonLink):
-            holder = self._links.get(venue)
-            if holder is not None and (symbol, "book") not in holder.holding:
+        holder: _Link | None = self._python_link_named(venue)
+        if holder is not None:
+            if (symbol, "book") not in holder.holding:
                 holder = None
         else:
             endpoint = _endpoint_name(venue, symbol)
@@ -737,8 +746,8 @@ class Feed:
         (checked,) = _channels([channel])
         if checked not in CHANNELS:
             raise ValueError(f"on() routes market data by symbol; {checked!r} is a private channel: use on_{_HOOKS[checked][3:]}")
-        if registered_venue(venue) is not None:
-            python_link = self._python_link(venue)
+        python_link = self._python_link_named(venue)
+        if python_link is not None:
             python_link.dispatch.add(checked, callback, python_link.market_id(symbol))
             return callback
         endpoint = _endpoint_name(venue, symbol)
@@ -1043,7 +1052,7 @@ class Feed:
                 pairs = [link.pairs[i] for i in ids]
                 verb = "subscribe to" if was_subscribe else "unsubscribe from"
                 message = f"{link.name} did not let us {verb} {len(pairs)} stream(s) after {attempts} attempt(s): {reason}"
-                failure = AuthenticationError if reason.startswith(_AUTH_PREFIX) else SubscriptionError
+                failure = AuthenticationError if _AUTH_PREFIX in reason else SubscriptionError
                 self._report(link, failure(message, link.url, link.venue_name(), pairs, reason, attempts))
             try:
                 await asyncio.wait_for(link.kick.wait(), timeout)
