@@ -42,7 +42,7 @@ test: test-rust test-python
 lint: build
 	cargo clippy --all-targets --quiet -- -D warnings
 	cargo clippy --features python --quiet -- -D warnings
-	$(PY) -m mypy --strict examples/usage.py examples/venues.py examples/books.py examples/quickstart.py python/tickwire
+	$(PY) -m mypy --strict examples/usage.py examples/venues.py examples/books.py examples/quickstart.py examples/python_venue.py python/tickwire
 	$(PY) -m mypy.stubtest tickwire._core
 
 bench: build

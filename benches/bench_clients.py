@@ -205,6 +205,43 @@ class TickwireFeedClient(TickwireClient):
         return {k: stats[k] for k in keys if k in stats}
 
 
+class TickwirePythonVenueClient(TickwireFeedClient):
+    """tickwire's ``Feed`` on a venue written in Python: ``examples/python_venue.py``'s
+    ``BinanceTrades`` (msgspec decoding in its ``parse``, ``tickwire.Trade`` objects made in
+    Python and handed to the Rust dispatch once per batch, routed to the callback by Rust).
+    Only the ``typed`` scenario: the same decoding the msgspec clients do, plus what the Rust
+    side adds."""
+
+    async def open_typed(self, url: str, on_trade: Callable[[Any], object], on_end: Callable[[Message], None]) -> None:
+        self._tickwire = tw = import_tickwire()
+        sys.path.insert(0, str(_REPO_PYTHON_DIR.parent / "examples"))
+        from python_venue import BinanceTrades
+
+        class UntilSentinel(BinanceTrades):
+            # The firehose's sentinel is no Binance message: the same length check every
+            # other client makes.
+            def parse(self, message: Message, receive_time_ns: int) -> Any:
+                if len(message) < SENTINEL_MAX_LEN:
+                    on_end(message)
+                    return ()
+                return super().parse(message, receive_time_ns)
+
+        self._venue = UntilSentinel(url=url)
+        self._feed = tw.Feed(max_queue=65536)
+        self._feed.add_venue(self._venue)
+        self._feed.on_trade(on_trade)
+        await self._feed.start()
+        deadline = time.monotonic() + _OPEN_TIMEOUT_S
+        while not self._feed.is_connected():  # bounded by the deadline
+            if time.monotonic() > deadline:
+                raise BenchError("the feed did not connect")
+            await asyncio.sleep(0.001)
+        self._session = self._feed._links[self._venue.name].session
+
+    async def send(self, data: str) -> None:
+        self._feed.subscribe(self._venue, ["BTC/USDT"], ["trades"])
+
+
 class PicowsClient(Client):
     package = "picows"
 
@@ -335,6 +372,7 @@ CLIENTS: dict[str, tuple[type[Client], str]] = {
     "tickwire": (TickwireClient, "uvloop"),
     "tickwire-batch": (TickwireBatchClient, "uvloop"),
     "tickwire-feed": (TickwireFeedClient, "uvloop"),
+    "tickwire-pyvenue": (TickwirePythonVenueClient, "uvloop"),
     "picows": (PicowsClient, "uvloop"),
     "websockets": (WebsocketsClient, "uvloop"),
     "aiohttp": (AiohttpClient, "uvloop"),

@@ -627,9 +627,9 @@ class Dispatch:
         """events, book_updates, book_withheld, filtered, latency_violations."""
     def book(self, market_id: int) -> BookView:
         """A live view of market ``market_id``'s book."""
-    def deliver(self, events: list[Trade | BBO | BookUpdate | Ticker]) -> int:
-        """Deliver a Python venue's events of one batch as a built-in venue's (books first);
-        how many were handed on. ``TypeError`` (nothing delivered) for another object."""
+    def deliver(self, events: list[object]) -> list[object]:
+        """Deliver the market events among a Python venue's events of one batch as a built-in
+        venue's (books first); returns the other items, in order."""
     def disconnected(self) -> None:
         """A Python venue's connection was lost: its books become invalid."""
     def apply_snapshot(self, market_id: int, body: bytes) -> None:

@@ -20,7 +20,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use pyo3::{PyTraverseError, PyVisit};
@@ -377,25 +377,27 @@ pub fn dispatch_market(py: Python<'_>, inbox: &Inbox, dispatch: &PyDispatch) -> 
     let mut last = monotonic_ns();
     let outcome = inbox.drain(DISPATCH_LIMIT, |payload| -> PyResult<()> {
         match payload {
-            Payload::Decoded(Decoded::Event(event)) => match dispatch.deliver_event(py, &tables, event, None)? {
-                Delivery::Delivered => {
-                    let now = monotonic_ns();
-                    let spent = now - last;
-                    last = now;
-                    durations.push(spent);
-                    counters.events += 1;
-                    counters.book_updates += u64::from(matches!(event, Event::Book(_)));
-                    counters.latency_violations += u64::from(spent > dispatch.latency_budget_ns);
+            Payload::Decoded(Decoded::Event(event)) => {
+                match dispatch.deliver_event(py, &tables, event, None)? {
+                    Delivery::Delivered => {
+                        let now = monotonic_ns();
+                        let spent = now - last;
+                        last = now;
+                        durations.push(spent);
+                        counters.events += 1;
+                        counters.book_updates += u64::from(matches!(event, Event::Book(_)));
+                        counters.latency_violations += u64::from(spent > dispatch.latency_budget_ns);
+                    }
+                    Delivery::Filtered => {
+                        counters.filtered += 1;
+                        last = monotonic_ns();
+                    }
+                    Delivery::Withheld => {
+                        counters.book_withheld += 1;
+                        last = monotonic_ns();
+                    }
                 }
-                Delivery::Filtered => {
-                    counters.filtered += 1;
-                    last = monotonic_ns();
-                }
-                Delivery::Withheld => {
-                    counters.book_withheld += 1;
-                    last = monotonic_ns();
-                }
-            },
+            }
             Payload::Decoded(Decoded::Control(control)) => {
                 PyDispatch::deliver_control(py, &tables, control)?;
                 last = monotonic_ns();
@@ -606,28 +608,22 @@ impl PyDispatch {
         Ok(PyBookView::new(slf.clone().unbind(), market))
     }
 
-    /// Delivers the events a venue written in Python parsed from one batch (`Trade`, `BBO`,
-    /// `BookUpdate`, `Ticker`), each as a built-in venue's: book updates through the
-    /// session's books (a `BookUpdate` snapshot fetched over REST included), then the handler
-    /// tables, the broadcast bridge and the sink, with the objects Python made. One call per
-    /// batch; returns how many were handed on.
-    ///
-    /// Raises `TypeError` (and delivers nothing) if an item is no market event.
-    fn deliver(&self, py: Python<'_>, events: &Bound<'_, PyList>) -> PyResult<usize> {
-        let mut parsed = Vec::with_capacity(events.len());
-        for item in events.iter() {
-            let event = event_from_python(&item).ok_or_else(|| {
-                PyTypeError::new_err(format!(
-                    "a venue's parse gave {}, not a Trade, BBO, BookUpdate or Ticker",
-                    item.get_type().name().map_or_else(|_| "?".to_owned(), |name| name.to_string())
-                ))
-            })?;
-            parsed.push((event, item));
-        }
+    /// Delivers the market events among `events`, what a venue written in Python parsed from
+    /// one batch (`Trade`, `BBO`, `BookUpdate`, `Ticker`), each as a built-in venue's: book
+    /// updates through the session's books (a `BookUpdate` snapshot fetched over REST
+    /// included), then the handler tables, the broadcast bridge and the sink, with the objects
+    /// Python made. One call per batch; returns the other items (acks, private events), in
+    /// order, for the feed to handle.
+    fn deliver<'py>(&self, py: Python<'py>, events: &Bound<'py, PyList>) -> PyResult<Bound<'py, PyList>> {
         let tables = self.tables();
         let mut counters = Counters::default();
-        for (event, object) in &parsed {
-            match self.deliver_event(py, &tables, event, Some(object))? {
+        let others = PyList::empty(py);
+        for item in events.iter() {
+            let Some(event) = event_from_python(&item) else {
+                others.append(item)?;
+                continue;
+            };
+            match self.deliver_event(py, &tables, &event, Some(&item))? {
                 Delivery::Delivered => {
                     counters.events += 1;
                     counters.book_updates += u64::from(matches!(event, Event::Book(_)));
@@ -637,9 +633,8 @@ impl PyDispatch {
             }
         }
         self.carry_out_orders(py, &tables);
-        let delivered = counters.events;
         self.add_counters(&counters);
-        Ok(usize::try_from(delivered).unwrap_or(usize::MAX))
+        Ok(others)
     }
 
     /// The session of a venue written in Python lost its connection: its books become invalid

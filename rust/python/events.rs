@@ -9,10 +9,13 @@
 //! The classes keep freelists: a firehose creates and drops an event per message, and reusing
 //! the objects spares the allocator (and the kernel's page zeroing when arenas come and go).
 
+use std::cell::RefCell;
 use std::collections::hash_map::DefaultHasher;
 use std::fmt::Write as _;
 use std::hash::{Hash, Hasher};
 use std::str::FromStr;
+
+use rustc_hash::FxHashMap;
 
 use arrayvec::ArrayString;
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -61,9 +64,41 @@ fn optional_decimal_from_python(value: Option<&Bound<'_, PyAny>>, what: &str) ->
     value.filter(|value| !value.is_none()).map(|value| decimal_from_python(value, what)).transpose()
 }
 
+/// Markets the event constructors have named, by `"venue\0symbol"` as Python passed them:
+/// a venue written in Python builds an event per message, and interning the unified symbol
+/// (parsing it, spelling the native one, taking the registry's lock) cost more than the rest
+/// of the constructor. Only the interpreter's thread constructs events; the cap bounds what
+/// a caller naming ever new symbols can make it hold.
+struct MarketMemo {
+    by_name: FxHashMap<Box<str>, MarketRef>,
+    key: String,
+}
+
+const MARKET_MEMO_CAP: usize = 4096;
+
+thread_local! {
+    static MARKETS: RefCell<MarketMemo> =
+        RefCell::new(MarketMemo { by_name: FxHashMap::default(), key: String::new() });
+}
+
 fn market_from_python(venue: &str, symbol: &str) -> PyResult<MarketRef> {
-    let venue = Venue::from_str(venue).map_err(|error| PyValueError::new_err(error.to_string()))?;
-    intern_unified(venue, symbol).map_err(|error| PyValueError::new_err(error.to_string()))
+    MARKETS.with_borrow_mut(|memo| {
+        memo.key.clear();
+        memo.key.push_str(venue);
+        memo.key.push('\0');
+        memo.key.push_str(symbol);
+        if let Some(market) = memo.by_name.get(memo.key.as_str()) {
+            return Ok(market.clone());
+        }
+        let parsed = Venue::from_str(venue).map_err(|error| PyValueError::new_err(error.to_string()))?;
+        let market =
+            intern_unified(parsed, symbol).map_err(|error| PyValueError::new_err(error.to_string()))?;
+        if memo.by_name.len() >= MARKET_MEMO_CAP {
+            memo.by_name.clear();
+        }
+        memo.by_name.insert(memo.key.as_str().into(), market.clone());
+        Ok(market)
+    })
 }
 
 fn levels_from_python(levels: &Bound<'_, PyAny>, side: &str) -> PyResult<Vec<Level>> {

@@ -51,5 +51,7 @@ pub fn register_venue(name: &str, symbol_separator: &str, book_sync: Option<&str
 #[pyfunction]
 pub fn market_id(venue: &str, symbol: &str) -> PyResult<u32> {
     let venue = Venue::from_str(venue).map_err(|error| PyValueError::new_err(error.to_string()))?;
-    intern_unified(venue, symbol).map(|market| market.id).map_err(|error| PyValueError::new_err(error.to_string()))
+    intern_unified(venue, symbol)
+        .map(|market| market.id)
+        .map_err(|error| PyValueError::new_err(error.to_string()))
 }

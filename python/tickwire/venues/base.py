@@ -29,7 +29,7 @@ of a batch go into Rust in one call.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import ClassVar, Literal
 
 from .._core import BookUpdate
@@ -182,6 +182,20 @@ class ParsingBehaviour:
         ``receive_time_ns`` (``time.monotonic_ns()`` clock) is when the message's batch
         reached Python, for the events' ``receive_time_ns``."""
         raise NotImplementedError
+
+    def parse_batch(self, messages: list[str | bytes], receive_time_ns: int, on_error: Callable[[BaseException], object]) -> list[object]:
+        """The events of a batch of messages, in order: :meth:`parse` of each, a message whose
+        ``parse`` raises handed to ``on_error`` and skipped. Override it only to parse a whole
+        batch at once faster; the feed calls it once per batch."""
+        events: list[object] = []
+        add = events.extend
+        parse = self.parse
+        for message in messages:
+            try:
+                add(parse(message, receive_time_ns))
+            except Exception as error:  # noqa: BLE001 - one bad message is skipped, reported
+                on_error(error)
+        return events
 
     def snapshot_url(self, symbol: str) -> str | None:
         """For ``book_sync = "rest_snapshot"``: the REST URL of ``symbol``'s book snapshot.
