@@ -144,7 +144,10 @@ mod tests {
         PushDataV3ApiWrapper {
             channel: "spot@public.aggre.depth.v3.api.pb@100ms@BTCUSDT".into(),
             body: Some(Body::PublicAggreDepths(PublicAggreDepthsV3Api {
-                asks: vec![PublicAggreDepthV3ApiItem { price: "92877.58".into(), quantity: "0.00000000".into() }],
+                asks: vec![PublicAggreDepthV3ApiItem {
+                    price: "92877.58".into(),
+                    quantity: "0.00000000".into(),
+                }],
                 bids: vec![PublicAggreDepthV3ApiItem { price: "92876.02".into(), quantity: "1.5".into() }],
                 event_type: "spot@public.aggre.depth.v3.api.pb@100ms".into(),
                 from_version: "10589632359".into(),
@@ -170,7 +173,11 @@ mod tests {
                         time: 1_736_409_765_051,
                         trade_id: "41".into(),
                     },
-                    PublicAggreDealsV3ApiItem { trade_type: TRADE_TYPE_BUY, trade_id: "42".into(), ..Default::default() },
+                    PublicAggreDealsV3ApiItem {
+                        trade_type: TRADE_TYPE_BUY,
+                        trade_id: "42".into(),
+                        ..Default::default()
+                    },
                 ],
                 event_type: "spot@public.aggre.deals.v3.api.pb@10ms".into(),
             })),
@@ -205,7 +212,8 @@ mod tests {
         frame.extend_from_slice(&[0x30, 0x05]); // sendTime = 6, varint 5
         // publicAggreDepths = 313: key (313 << 3) | 2 = 2506 = varint [0xCA, 0x13].
         let depths = [
-            0x12, 0x08, 0x0A, 0x02, b'9', b'9', 0x12, 0x02, b'0', b'1', // bids = 2 {price "99", quantity "01"}
+            0x12, 0x08, 0x0A, 0x02, b'9', b'9', 0x12, 0x02, b'0',
+            b'1', // bids = 2 {price "99", quantity "01"}
             0x22, 0x01, b'7', // fromVersion = 4
             0x2A, 0x01, b'8', // toVersion = 5
         ];
