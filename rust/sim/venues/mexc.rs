@@ -40,7 +40,7 @@ use serde_json::Value;
 
 use super::binance::depth_snapshot;
 use crate::book::SyncRule;
-use crate::model::{Level, MarketRef, RegistryError, Side, SymbolSeparator, Venue, VenueTraits};
+use crate::model::{Decimal, Level, MarketRef, RegistryError, Side, SymbolSeparator, Venue, VenueTraits};
 use crate::proto::mexc::{
     Body, PublicAggreBookTickerV3Api, PublicAggreDealsV3Api, PublicAggreDealsV3ApiItem,
     PublicAggreDepthV3ApiItem, PublicAggreDepthsV3Api, PushDataV3ApiWrapper, TRADE_TYPE_BUY, TRADE_TYPE_SELL,
@@ -207,7 +207,7 @@ impl MexcSim {
         });
     }
 
-    /// The answer's `msg`, or the refusal.
+    /// The request's `id`, and the answer's `msg` or the refusal.
     fn answer(&mut self, text: &str, ctx: &dyn SimContext) -> (Option<u64>, Result<String, Refusal>) {
         let request = match serde_json::from_str::<Request>(text) {
             Ok(request) => request,
@@ -264,8 +264,8 @@ impl MexcSim {
 /// A trade's fields, unpacked once.
 #[derive(Clone, Copy)]
 struct TradeFields {
-    price: crate::model::Decimal,
-    qty: crate::model::Decimal,
+    price: Decimal,
+    qty: Decimal,
     side: Side,
     trade_id: u64,
     time_ns: u64,
@@ -440,7 +440,7 @@ mod tests {
     use tokio_tungstenite::tungstenite::Message;
 
     use super::*;
-    use crate::model::{Decimal, InstrumentKind, market::intern};
+    use crate::model::{InstrumentKind, market::intern};
     use crate::sim::{Fault, SimConfig, Simulator};
 
     const DEPTH: &str = "spot@public.aggre.depth.v3.api.pb@100ms@BTCUSDT";
@@ -876,9 +876,7 @@ mod tests {
 
         let mut subscribed = open(&sim).await;
         subscribed.send(Message::text(subscribe_request(&[DEALS]))).await.unwrap();
-        let reads = async {
-            while next(&mut subscribed).await.is_some() {}
-        };
+        let reads = async { while next(&mut subscribed).await.is_some() {} };
         assert!(timeout(Duration::from_millis(900), reads).await.is_err(), "a subscribed client stays open");
     }
 }
