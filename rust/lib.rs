@@ -12,6 +12,7 @@
 //! - [`router`]: symbols interned to dense ids and per-channel handler tables.
 //! - [`model`]: the normalized model: exact decimals, unified symbols, markets, events.
 //! - [`venues`]: each exchange's protocol, from subscribe request to normalized event.
+//! - [`proto`]: Protocol Buffers messages venues send (MEXC), written from their schemas.
 //! - [`sim`]: the exchange simulator: each venue's protocol over synthetic markets, faults.
 //! - [`book`]: L2 order books and each venue's rule for proving them (sequences, checksums).
 //! - [`server`]: the broadcast server: normalized data out to many WebSocket clients.
@@ -30,6 +31,7 @@ pub mod error;
 pub mod metrics;
 pub mod model;
 pub mod pool;
+pub mod proto;
 pub mod protocol;
 pub mod router;
 pub mod runtime;

@@ -75,7 +75,8 @@ class Simulator:
 
     Args:
         venues: Venue names (``"binance"``, ``"bybit"``, ``"okx"``, ``"coinbase"``,
-            ``"kraken"``), each served on its own port. Default: Binance.
+            ``"kraken"``, and ``"mexc"``, which naming registers as a venue of its own), each
+            served on its own port. Default: Binance.
         symbols: Unified symbols (``"BTC/USDT"``, ``"ETH/USDT-PERP"``); each venue simulates
             those it can name and refuses to start if it can name none.
         rate: Market happenings (trades, book changes, tickers) per second per venue; ``0`` or
@@ -155,8 +156,9 @@ class Simulator:
     def url(self, venue: str, path: str | None = None) -> str:
         """The WebSocket URL of ``venue``: ``ws://127.0.0.1:PORT/stream`` for Binance,
         ``…/v5/public/spot`` for Bybit (``path="/v5/public/linear"`` for its perpetuals),
-        ``…/ws/v5/public`` for OKX, ``…/`` for Coinbase, ``…/v2`` for Kraken. The port also
-        serves the venue's REST snapshot (``http://127.0.0.1:PORT/api/v3/depth`` for Binance).
+        ``…/ws/v5/public`` for OKX, ``…/`` for Coinbase, ``…/v2`` for Kraken, ``…/ws`` for MEXC.
+        The port also serves the venue's REST snapshot (``http://127.0.0.1:PORT/api/v3/depth``
+        for Binance and MEXC).
 
         Raises:
             ValueError: ``venue`` is not simulated here.

@@ -22,7 +22,7 @@ impl From<SimError> for PyErr {
 }
 
 fn venue(name: &str) -> PyResult<Venue> {
-    name.parse::<Venue>().map_err(|error| SimError::from(error).into())
+    Ok(crate::sim::venues::venue_named(name)?)
 }
 
 /// One side of a book, best first, as (price, quantity) in their decimal text.

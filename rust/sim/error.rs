@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use crate::model::{SymbolError, Venue};
+use crate::model::{RegistryError, SymbolError, Venue};
 
 /// A simulator error: a bad configuration, a port that cannot be bound, an unknown name.
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +21,9 @@ pub enum SimError {
     /// A venue or symbol name that does not parse, or a symbol the venue does not list.
     #[error(transparent)]
     Symbol(#[from] SymbolError),
+    /// A simulated registered venue (MEXC) that cannot be registered as the simulator needs it.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
     /// A symbol that is not simulated on that venue.
     #[error("{venue}: {symbol:?} is not simulated (markets: {markets})")]
     UnknownMarket {

@@ -293,6 +293,9 @@ pub fn venue_sim(venue: Venue) -> Option<Box<dyn VenueSim>> {
         Venue::Okx => Box::new(super::venues::okx::OkxSim::default()),
         Venue::Coinbase => Box::new(super::venues::coinbase::CoinbaseSim::default()),
         Venue::Kraken => Box::new(super::venues::kraken::KrakenSim::default()),
+        Venue::Registered(_) if super::venues::mexc::is_mexc(venue) => {
+            Box::new(super::venues::mexc::MexcSim::new(venue))
+        }
         Venue::Registered(_) => return None,
     })
 }

@@ -122,13 +122,16 @@ impl std::fmt::Debug for SimConfig {
 /// A venue's WebSocket endpoints: the name a [`crate::venues`] endpoint goes by (as the
 /// Python `Feed(urls=...)` takes it) and its path. The first is the venue's own URL.
 #[must_use]
-pub const fn venue_endpoints(venue: Venue) -> &'static [(&'static str, &'static str)] {
+pub fn venue_endpoints(venue: Venue) -> &'static [(&'static str, &'static str)] {
     match venue {
         Venue::Binance => &[("binance", "/stream")],
         Venue::Bybit => &[("bybit", "/v5/public/spot"), ("bybit-linear", "/v5/public/linear")],
         Venue::Okx => &[("okx", "/ws/v5/public")],
         Venue::Coinbase => &[("coinbase", "/")],
         Venue::Kraken => &[("kraken", "/v2")],
+        Venue::Registered(_) if super::venues::mexc::is_mexc(venue) => {
+            &[(super::venues::mexc::NAME, super::venues::mexc::PATH)]
+        }
         Venue::Registered(_) => &[],
     }
 }

@@ -386,12 +386,12 @@ impl VenueSim for BinanceSim {
         if path != "/api/v3/depth" {
             return None;
         }
-        Some(depth_snapshot(query, ctx))
+        Some(depth_snapshot(query, ctx, Venue::Binance))
     }
 }
 
-/// The answer to `GET /api/v3/depth?<query>`.
-fn depth_snapshot(query: &str, ctx: &dyn SimContext) -> (u16, String) {
+/// The answer to `GET /api/v3/depth?<query>` on `venue` (MEXC's endpoint mirrors Binance's).
+pub(super) fn depth_snapshot(query: &str, ctx: &dyn SimContext, venue: Venue) -> (u16, String) {
     let param = |key: &str| {
         query
             .split('&')
@@ -406,7 +406,7 @@ fn depth_snapshot(query: &str, ctx: &dyn SimContext) -> (u16, String) {
         return (400, format!(r#"{{"code":-1100,"msg":"{msg}"}}"#));
     };
     let limit = limit.clamp(1, DEPTH_LIMIT_MAX);
-    let Some(market) = ctx.market(symbol).filter(|market| market.venue == Venue::Binance) else {
+    let Some(market) = ctx.market(symbol).filter(|market| market.venue == venue) else {
         return (400, r#"{"code":-1121,"msg":"Invalid symbol."}"#.to_owned());
     };
     let book = ctx.book(&market);
