@@ -26,6 +26,7 @@ __all__ = [
     "open_session",
     "parse",
     "quiesce",
+    "MexcPushDecoder",
     "market_id",
     "register_venue",
     "start_server",
@@ -694,6 +695,14 @@ class VenueProtocol:
         """The book snapshot of ``symbol`` in the REST answer ``body``: a ``BookUpdate`` with
         ``is_snapshot`` and the snapshot's update id as ``last_sequence``. ``ParseError`` for a
         body that is no snapshot; ``ValueError`` for a venue without REST snapshots."""
+
+class MexcPushDecoder:
+    """Decodes one connection's MEXC protobuf push frames into events."""
+
+    def __new__(cls) -> MexcPushDecoder:
+        """Registers the ``mexc`` venue if needed (``ValueError`` if it clashes)."""
+    def decode(self, frame: bytes, receive_time_ns: int) -> list[Trade | BookUpdate | BBO]:
+        """The events of one binary push; ``ParseError`` for a frame that is no MEXC push."""
 
 def endpoint_kind(venue: str, symbol: str) -> str:
     """``"spot"`` or ``"perpetual"``: the kind of endpoint serving ``symbol`` on ``venue``."""

@@ -13,6 +13,7 @@
 //! - [`books`]: `BookInvalid` and `BookView`, a live read-only view of a feed's book.
 //! - [`dispatch`]: market events routed to Python handlers by channel and market, in Rust.
 //! - [`venues`]: a built-in venue's protocol (`VenueProtocol`) for the feed and sessions.
+//! - [`mexc`]: `MexcPushDecoder`, MEXC's protobuf pushes decoded for its Python venue.
 //! - [`registry`]: `register_venue()`, a venue written in Python named like a built-in one;
 //!   `market_id()`.
 //! - [`awaitable`]: Rust futures as counted Python awaitables; `quiesce()` for the exit.
@@ -27,6 +28,7 @@ mod dispatch;
 mod errors;
 mod events;
 mod metrics;
+mod mexc;
 mod options;
 mod registry;
 mod server;
@@ -69,6 +71,7 @@ fn core_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<books::PyBookView>()?;
     module.add_function(wrap_pyfunction!(awaitable::quiesce, module)?)?;
     module.add_class::<venues::PyVenueProtocol>()?;
+    module.add_class::<mexc::PyMexcPushDecoder>()?;
     module.add_function(wrap_pyfunction!(venues::endpoint_kind, module)?)?;
     module.add_function(wrap_pyfunction!(registry::register_venue, module)?)?;
     module.add_function(wrap_pyfunction!(registry::market_id, module)?)?;

@@ -29,6 +29,7 @@ pub mod coinbase;
 pub mod fields;
 pub mod json;
 pub mod kraken;
+pub mod mexc;
 pub mod okx;
 
 use std::sync::Arc;

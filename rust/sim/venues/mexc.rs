@@ -39,8 +39,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::binance::depth_snapshot;
-use crate::book::SyncRule;
-use crate::model::{Decimal, Level, MarketRef, RegistryError, Side, SymbolSeparator, Venue, VenueTraits};
+use crate::model::{Decimal, Level, MarketRef, Side, Venue};
 use crate::proto::mexc::{
     Body, PublicAggreBookTickerV3Api, PublicAggreDealsV3Api, PublicAggreDealsV3ApiItem,
     PublicAggreDepthV3ApiItem, PublicAggreDepthsV3Api, PushDataV3ApiWrapper, TRADE_TYPE_BUY, TRADE_TYPE_SELL,
@@ -49,34 +48,13 @@ use crate::sim::protocol::{
     EncodeFaults, Happening, HeartbeatRules, Outbox, SimBook, SimContext, VenueSim, Verdict,
 };
 
-/// MEXC's venue name.
-pub const NAME: &str = "mexc";
-
-/// MEXC's traits: `BTCUSDT` symbols, books proven as Binance's (REST snapshot, then pushes
-/// whose `fromVersion`/`toVersion` are the first and last sequence).
-pub const TRAITS: VenueTraits =
-    VenueTraits { symbol_separator: SymbolSeparator::None, book_sync: Some(SyncRule::Binance) };
-
 /// Topics one connection may hold.
 pub const MAX_SUBSCRIPTIONS: usize = 30;
 
 /// The WebSocket path.
 pub const PATH: &str = "/ws";
 
-/// MEXC as a [`Venue`], registered with [`TRAITS`] on first use (again: the same venue).
-///
-/// # Errors
-///
-/// [`RegistryError::Conflict`] if `mexc` was registered with other traits; a full registry.
-pub fn venue() -> Result<Venue, RegistryError> {
-    Venue::register(NAME, TRAITS)
-}
-
-/// Whether `venue` is MEXC.
-#[must_use]
-pub fn is_mexc(venue: Venue) -> bool {
-    matches!(venue, Venue::Registered(registered) if registered.name() == NAME)
-}
+pub use crate::venues::mexc::{NAME, TRAITS, is_mexc, venue};
 
 /// The topic kinds the simulator serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
