@@ -8,6 +8,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::credentials::Credentials;
+use super::venues::gateio;
 use crate::model::{Decimal, Level, MarketRef, Side, Venue};
 
 /// One thing that happened in a synthetic market, shared by every client of the venue.
@@ -287,12 +289,21 @@ pub trait VenueSim: Send {
 /// has no simulator here.
 #[must_use]
 pub fn venue_sim(venue: Venue) -> Option<Box<dyn VenueSim>> {
+    venue_sim_with(venue, &Credentials::default())
+}
+
+/// As [`venue_sim`], with the API keys the venues accept on their private channels.
+#[must_use]
+pub fn venue_sim_with(venue: Venue, credentials: &Credentials) -> Option<Box<dyn VenueSim>> {
     Some(match venue {
         Venue::Binance => Box::new(super::venues::binance::BinanceSim::default()),
         Venue::Bybit => Box::new(super::venues::bybit::BybitSim::default()),
         Venue::Okx => Box::new(super::venues::okx::OkxSim::default()),
         Venue::Coinbase => Box::new(super::venues::coinbase::CoinbaseSim::default()),
         Venue::Kraken => Box::new(super::venues::kraken::KrakenSim::default()),
+        Venue::Registered(_) if gateio::is_gateio(venue) => {
+            Box::new(gateio::GateioSim::new(venue, credentials.get(venue).cloned()))
+        }
         Venue::Registered(_) => return None,
     })
 }

@@ -29,6 +29,7 @@ use super::error::SimError;
 use super::faults::{Dice, Fault, Order};
 use super::market::{SimMarket, VenueMarkets};
 use super::protocol::{Happening, SimBook, SimContext, VenueSim, venue_sim};
+use super::venues::gateio;
 use crate::clock::unix_now_ns;
 use crate::model::market::intern_unified;
 use crate::model::{MarketRef, Venue};
@@ -122,13 +123,14 @@ impl std::fmt::Debug for SimConfig {
 /// A venue's WebSocket endpoints: the name a [`crate::venues`] endpoint goes by (as the
 /// Python `Feed(urls=...)` takes it) and its path. The first is the venue's own URL.
 #[must_use]
-pub const fn venue_endpoints(venue: Venue) -> &'static [(&'static str, &'static str)] {
+pub fn venue_endpoints(venue: Venue) -> &'static [(&'static str, &'static str)] {
     match venue {
         Venue::Binance => &[("binance", "/stream")],
         Venue::Bybit => &[("bybit", "/v5/public/spot"), ("bybit-linear", "/v5/public/linear")],
         Venue::Okx => &[("okx", "/ws/v5/public")],
         Venue::Coinbase => &[("coinbase", "/")],
         Venue::Kraken => &[("kraken", "/v2")],
+        Venue::Registered(_) if gateio::is_gateio(venue) => &[(gateio::NAME, gateio::PATH)],
         Venue::Registered(_) => &[],
     }
 }
