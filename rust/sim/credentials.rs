@@ -54,3 +54,30 @@ impl Credentials {
         self.keys.iter().find(|(known, _)| *known == venue).map(|(_, key)| key)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(key: &str, secret: &str) -> ApiKey {
+        ApiKey { key: key.into(), secret: secret.into() }
+    }
+
+    #[test]
+    fn only_venues_with_private_channels_take_a_key_and_the_secret_stays_hidden() {
+        let gate = super::super::venues::gateio::venue().unwrap();
+        let mut credentials = Credentials::default();
+        credentials.insert(gate, key("k1", "s1")).unwrap();
+        credentials.insert(gate, key("k2", "s2")).unwrap();
+        assert_eq!(credentials.get(gate), Some(&key("k2", "s2")), "the last key given");
+        assert_eq!(credentials.get(Venue::Binance), None);
+        let refused = credentials.insert(Venue::Binance, key("k", "s")).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "invalid simulator option credentials: binance has no private channels in the simulator"
+        );
+        assert!(matches!(credentials.insert(gate, key("", "s")), Err(SimError::InvalidOption { .. })));
+        let shown = format!("{credentials:?}");
+        assert!(shown.contains("k2") && !shown.contains("s2"), "{shown}");
+    }
+}

@@ -1343,4 +1343,59 @@ mod tests {
         assert_eq!(totals["BTC"], dec("1000000.01998"));
         assert_eq!(totals["USDT"], dec("999998.005"));
     }
+
+    /// Through the engine, on loopback: a full snapshot, then deltas whose `U` follows the last
+    /// `u`, until a `gap` fault drops exactly one of them.
+    #[tokio::test]
+    async fn through_the_engine_a_gap_breaks_the_deltas_exactly_once() {
+        use futures_util::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::Message;
+
+        use crate::sim::{Fault, SimConfig, Simulator};
+
+        let limit = std::time::Duration::from_secs(10);
+        let config = SimConfig {
+            venues: vec![gate()],
+            symbols: vec!["BTC/USDT".into()],
+            rate: 5_000,
+            ..SimConfig::default()
+        };
+        let sim = Simulator::start(&config).unwrap();
+        let url = sim.url(gate()).unwrap();
+        assert!(url.ends_with("/ws/v4/"), "{url}");
+        let stream = tokio::net::TcpStream::connect(sim.addr(gate()).unwrap()).await.unwrap();
+        let handshake = tokio_tungstenite::client_async(url, stream);
+        let (mut ws, _) = tokio::time::timeout(limit, handshake).await.unwrap().unwrap();
+        let now_s = crate::clock::unix_now_ns() / 1_000_000_000;
+        let subscribe = json!({"time": now_s, "channel": "spot.order_book_update", "event": "subscribe",
+                               "payload": ["BTC_USDT", "100ms"]});
+        ws.send(Message::text(subscribe.to_string())).await.unwrap();
+        let mut next = async || -> Value {
+            loop {
+                let message = tokio::time::timeout(limit, ws.next()).await.expect("a message in time");
+                if let Message::Text(text) = message.unwrap().unwrap() {
+                    return serde_json::from_str(&text).unwrap();
+                }
+            }
+        };
+        assert_eq!(next().await["error"], Value::Null);
+        let full = next().await;
+        assert_eq!(full["result"]["full"], true);
+        let mut last = full["result"]["u"].as_u64().unwrap();
+        let (mut deltas, mut breaks) = (0, Vec::new());
+        while deltas < 300 {
+            let delta = next().await;
+            let first = delta["result"]["U"].as_u64().unwrap();
+            if first != last + 1 {
+                breaks.push((last, first));
+            }
+            last = delta["result"]["u"].as_u64().unwrap();
+            deltas += 1;
+            if deltas == 100 {
+                assert_eq!(sim.inject(gate(), Fault::Gap, Some("BTC/USDT")).unwrap(), 1);
+            }
+        }
+        assert_eq!(breaks.len(), 1, "{breaks:?}");
+        assert_eq!(breaks[0].1, breaks[0].0 + 2, "one delta skipped");
+    }
 }
