@@ -223,11 +223,7 @@ impl GateioSim {
         refusal: Option<&Refusal>,
     ) -> &[u8] {
         let buf = &mut self.scratch;
-        buf.clear();
-        let _ = write!(buf, r#"{{"time":{},"time_ms":{},"#, now_ns / 1_000_000_000, now_ns / 1_000_000);
-        if let Some(id) = id {
-            let _ = write!(buf, r#""id":{id},"#);
-        }
+        open_answer(buf, now_ns, id);
         buf.extend_from_slice(b"\"channel\":");
         let _ = serde_json::to_writer(&mut *buf, channel);
         buf.extend_from_slice(b",\"event\":");
@@ -245,11 +241,7 @@ impl GateioSim {
 
     fn pong(&mut self, now_ns: u64, id: Option<i64>) -> &[u8] {
         let buf = &mut self.scratch;
-        buf.clear();
-        let _ = write!(buf, r#"{{"time":{},"time_ms":{},"#, now_ns / 1_000_000_000, now_ns / 1_000_000);
-        if let Some(id) = id {
-            let _ = write!(buf, r#""id":{id},"#);
-        }
+        open_answer(buf, now_ns, id);
         buf.extend_from_slice(br#""channel":"spot.pong","event":"","error":null,"result":null}"#);
         buf
     }
@@ -278,18 +270,16 @@ impl GateioSim {
         if stream.is_private() {
             self.authenticate(request)?;
         }
-        let duplicate =
-            |pair: &str| Refusal::argument(format!("duplicate subscription: {} {pair}", request.channel));
         match stream {
             Stream::Balances => {
                 if subscribe && self.balances {
-                    return Err(Refusal::argument(format!("duplicate subscription: {}", request.channel)));
+                    return Err(duplicate(request, ""));
                 }
                 Ok(Targets::Balances)
             }
             Stream::Orders if request.payload.contains(&"!all") => {
                 if subscribe && self.orders_all {
-                    return Err(duplicate("!all"));
+                    return Err(duplicate(request, "!all"));
                 }
                 Ok(Targets::AllOrders)
             }
@@ -310,32 +300,43 @@ impl GateioSim {
                 };
                 let market = ctx.market(pair).ok_or_else(|| unknown_pair(pair))?;
                 if subscribe && self.books.get(&market.id).is_some_and(|sub| sub.level.is_some()) {
-                    return Err(duplicate(pair));
+                    return Err(duplicate(request, pair));
                 }
                 Ok(Targets::Book(market, level))
             }
             Stream::Trades | Stream::BookTicker | Stream::Orders => {
-                if request.payload.is_empty() {
-                    return Err(Refusal::argument(
-                        "Invalid argument provided: payload must list currency pairs".into(),
-                    ));
-                }
-                let mut markets: Vec<MarketRef> = Vec::with_capacity(request.payload.len());
-                for pair in &request.payload {
-                    let market = ctx.market(pair).ok_or_else(|| unknown_pair(pair))?;
-                    let held = match stream {
-                        Stream::Trades => self.trades.contains(&market.id),
-                        Stream::BookTicker => self.books.get(&market.id).is_some_and(|sub| sub.ticker),
-                        _ => self.orders.contains(&market.id),
-                    };
-                    if subscribe && (held || markets.iter().any(|m| m.id == market.id)) {
-                        return Err(duplicate(pair));
-                    }
-                    markets.push(market);
-                }
-                Ok(Targets::Markets(markets))
+                self.pairs(request, stream, subscribe, ctx).map(Targets::Markets)
             }
         }
+    }
+
+    /// The markets a pair-list request names, none of them held already when subscribing.
+    fn pairs(
+        &self,
+        request: &Request<'_>,
+        stream: Stream,
+        subscribe: bool,
+        ctx: &dyn SimContext,
+    ) -> Result<Vec<MarketRef>, Refusal> {
+        if request.payload.is_empty() {
+            return Err(Refusal::argument(
+                "Invalid argument provided: payload must list currency pairs".into(),
+            ));
+        }
+        let mut markets: Vec<MarketRef> = Vec::with_capacity(request.payload.len());
+        for pair in &request.payload {
+            let market = ctx.market(pair).ok_or_else(|| unknown_pair(pair))?;
+            let held = match stream {
+                Stream::Trades => self.trades.contains(&market.id),
+                Stream::BookTicker => self.books.get(&market.id).is_some_and(|sub| sub.ticker),
+                _ => self.orders.contains(&market.id),
+            };
+            if subscribe && (held || markets.iter().any(|m| m.id == market.id)) {
+                return Err(duplicate(request, pair));
+            }
+            markets.push(market);
+        }
+        Ok(markets)
     }
 
     fn authenticate(&self, request: &Request<'_>) -> Result<(), Refusal> {
@@ -480,6 +481,12 @@ fn book_sub<'a>(
         ticker: false,
         top: (None, None),
     })
+}
+
+fn duplicate(request: &Request<'_>, pair: &str) -> Refusal {
+    let channel = request.channel;
+    let target = if pair.is_empty() { String::new() } else { format!(" {pair}") };
+    Refusal::argument(format!("duplicate subscription: {channel}{target}"))
 }
 
 fn unknown_pair(pair: &str) -> Refusal {
@@ -773,6 +780,16 @@ fn per_mille(value: Decimal) -> Decimal {
 
 fn negate(value: Decimal) -> Decimal {
     Decimal::new(-value.mantissa(), value.scale())
+}
+
+/// Clears `buf` and opens an answer: `{"time":…,"time_ms":…,` and `"id":…,` when the request
+/// had one.
+fn open_answer(buf: &mut Vec<u8>, now_ns: u64, id: Option<i64>) {
+    buf.clear();
+    let _ = write!(buf, r#"{{"time":{},"time_ms":{},"#, now_ns / 1_000_000_000, now_ns / 1_000_000);
+    if let Some(id) = id {
+        let _ = write!(buf, r#""id":{id},"#);
+    }
 }
 
 /// `{"time":…,"time_ms":…,"channel":…,"event":"update","result":` (the object left open).
