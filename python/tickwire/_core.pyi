@@ -146,6 +146,7 @@ def start_simulator(
     host: str,
     port_base: int | None,
     heartbeat_scale: float,
+    credentials: list[tuple[str, str, str]] = ...,
 ) -> Simulator:
     """Start a simulator; see ``tickwire.Simulator``."""
 

@@ -21,7 +21,7 @@ The servers run on the Rust core's I/O thread, not on the asyncio loop.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from types import TracebackType
@@ -39,7 +39,8 @@ Fault = Literal["gap", "bad_checksum", "disconnect", "stall", "slow", "malformed
 #: Every fault, with what it does to each client of the venue it is injected into.
 FAULTS: dict[str, str] = {
     "gap": "the next book update (of the symbol, or of any) is dropped: a sequence gap",
-    "bad_checksum": "the next book update carries a wrong checksum (venues that send checksums)",
+    "bad_checksum": "the next book update carries a wrong checksum (venues that send checksums; "
+    "nothing on Binance and Gate.io, which send none)",
     "disconnect": "the TCP connection is reset, without a close frame",
     "stall": "the connection stays open and goes silent for good: nothing sent, nothing answered",
     "slow": "writes are throttled to about 20 KiB/s for 5 s; a client that falls ~1 s behind is dropped",
@@ -75,8 +76,8 @@ class Simulator:
 
     Args:
         venues: Venue names (``"binance"``, ``"bybit"``, ``"okx"``, ``"coinbase"``,
-            ``"kraken"``, and ``"mexc"``, which naming registers as a venue of its own), each
-            served on its own port. Default: Binance.
+            ``"kraken"``, and ``"gateio"`` and ``"mexc"``, which naming registers as venues of
+            their own), each served on its own port. Default: Binance.
         symbols: Unified symbols (``"BTC/USDT"``, ``"ETH/USDT-PERP"``); each venue simulates
             those it can name and refuses to start if it can name none.
         rate: Market happenings (trades, book changes, tickers) per second per venue; ``0`` or
@@ -89,6 +90,10 @@ class Simulator:
             (default): ports the system chooses (see :meth:`url`).
         heartbeat_scale: Multiplies every heartbeat rule's duration (``0.05`` turns Binance's
             20 s ping interval into 1 s), for tests of a client's heartbeat handling.
+        credentials: The API key and secret each venue accepts on its private channels, by venue
+            name (``{"gateio": ("key", "secret")}``); only Gate.io has private channels in the
+            simulator (``spot.orders``, ``spot.balances``). A venue without a key refuses every
+            private subscription, as a venue refuses an unknown key. Default: none.
     """
 
     def __init__(
@@ -103,6 +108,7 @@ class Simulator:
         host: str = "127.0.0.1",
         port_base: int | None = None,
         heartbeat_scale: float = 1.0,
+        credentials: Mapping[str, tuple[str, str]] | None = None,
     ) -> None:
         self.venues = [venue.lower() for venue in venues]
         self.symbols = list(symbols)
@@ -117,6 +123,7 @@ class Simulator:
         self.host = host
         self.port_base = port_base
         self.heartbeat_scale = heartbeat_scale
+        self._credentials = [(venue.lower(), key, secret) for venue, (key, secret) in (credentials or {}).items()]
         self._core: _core.Simulator | None = None
 
     def start(self) -> Simulator:
@@ -139,6 +146,7 @@ class Simulator:
             self.host,
             self.port_base,
             self.heartbeat_scale,
+            self._credentials,
         )
         logger.info("simulator started: %s", self.urls())
         return self
@@ -156,9 +164,9 @@ class Simulator:
     def url(self, venue: str, path: str | None = None) -> str:
         """The WebSocket URL of ``venue``: ``ws://127.0.0.1:PORT/stream`` for Binance,
         ``…/v5/public/spot`` for Bybit (``path="/v5/public/linear"`` for its perpetuals),
-        ``…/ws/v5/public`` for OKX, ``…/`` for Coinbase, ``…/v2`` for Kraken, ``…/ws`` for MEXC.
-        The port also serves the venue's REST snapshot (``http://127.0.0.1:PORT/api/v3/depth``
-        for Binance and MEXC).
+        ``…/ws/v5/public`` for OKX, ``…/`` for Coinbase, ``…/v2`` for Kraken, ``…/ws/v4/`` for
+        Gate.io, ``…/ws`` for MEXC. The port also serves the venue's REST snapshot
+        (``http://127.0.0.1:PORT/api/v3/depth`` for Binance and MEXC).
 
         Raises:
             ValueError: ``venue`` is not simulated here.

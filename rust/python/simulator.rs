@@ -2,14 +2,15 @@
 //! Thin: argument conversion, then calls into [`crate::sim`]; wrapped by `tickwire.Simulator`.
 
 use std::net::IpAddr;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::model::{Decimal, Venue};
-use crate::sim::{Fault, SimConfig, SimError, Simulator};
+use crate::sim::protocol::venue_sim_with;
+use crate::sim::{ApiKey, Credentials, Fault, SimConfig, SimError, Simulator};
 
 impl From<SimError> for PyErr {
     fn from(error: SimError) -> Self {
@@ -36,7 +37,7 @@ pub struct PySimulator {
 
 /// Starts a simulator: binds every venue's port and starts its markets.
 #[pyfunction]
-#[pyo3(signature = (venues, symbols, rate, seed, depth, faults_per_minute, host, port_base, heartbeat_scale))]
+#[pyo3(signature = (venues, symbols, rate, seed, depth, faults_per_minute, host, port_base, heartbeat_scale, credentials=Vec::new()))]
 #[expect(clippy::too_many_arguments, reason = "the keyword options of tickwire.Simulator, converted once")]
 pub fn start_simulator(
     venues: Vec<String>,
@@ -48,9 +49,14 @@ pub fn start_simulator(
     host: &str,
     port_base: Option<u16>,
     heartbeat_scale: f64,
+    credentials: Vec<(String, String, String)>,
 ) -> PyResult<PySimulator> {
     let host: IpAddr =
         host.parse().map_err(|_| PyValueError::new_err(format!("host {host:?} is not an IP address")))?;
+    let mut keys = Credentials::default();
+    for (name, key, secret) in credentials {
+        keys.insert(venue(&name)?, ApiKey { key, secret })?;
+    }
     let config = SimConfig {
         venues: venues.into_iter().map(|name| venue(&name)).collect::<PyResult<_>>()?,
         symbols,
@@ -61,6 +67,7 @@ pub fn start_simulator(
         host,
         port_base,
         heartbeat_scale,
+        protocol: Arc::new(move |venue| venue_sim_with(venue, &keys)),
         ..SimConfig::default()
     };
     Ok(PySimulator { simulator: Mutex::new(Some(Simulator::start(&config)?)) })

@@ -7,10 +7,12 @@
 //! - [`market`]: the synthetic markets (random-walk trades over exact, never-crossed books).
 //! - [`faults`]: the faults the engine injects, on demand or at random.
 //! - [`server`]: the engine: [`Simulator`], one listener and market generator per venue.
+//! - [`credentials`]: the API keys the simulated venues accept on private channels.
 //! - `client`, `wire`: one client connection (handshake, frames, heartbeat rules, faults).
 //! - [`error`]: [`SimError`], what starting or driving the simulator can fail with.
 
 mod client;
+pub mod credentials;
 pub mod error;
 pub mod faults;
 pub mod market;
@@ -21,6 +23,7 @@ mod tests;
 pub mod venues;
 mod wire;
 
+pub use credentials::{ApiKey, Credentials};
 pub use error::SimError;
 pub use faults::Fault;
 pub use server::{SimConfig, SimStats, Simulator, VenueStats};

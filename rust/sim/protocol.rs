@@ -8,6 +8,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::credentials::Credentials;
+use super::venues::gateio;
 use crate::model::{Decimal, Level, MarketRef, Side, Venue};
 
 /// One thing that happened in a synthetic market, shared by every client of the venue.
@@ -287,6 +289,12 @@ pub trait VenueSim: Send {
 /// has no simulator here.
 #[must_use]
 pub fn venue_sim(venue: Venue) -> Option<Box<dyn VenueSim>> {
+    venue_sim_with(venue, &Credentials::default())
+}
+
+/// As [`venue_sim`], with the API keys the venues accept on their private channels.
+#[must_use]
+pub fn venue_sim_with(venue: Venue, credentials: &Credentials) -> Option<Box<dyn VenueSim>> {
     Some(match venue {
         Venue::Binance => Box::new(super::venues::binance::BinanceSim::default()),
         Venue::Bybit => Box::new(super::venues::bybit::BybitSim::default()),
@@ -295,6 +303,9 @@ pub fn venue_sim(venue: Venue) -> Option<Box<dyn VenueSim>> {
         Venue::Kraken => Box::new(super::venues::kraken::KrakenSim::default()),
         Venue::Registered(_) if super::venues::mexc::is_mexc(venue) => {
             Box::new(super::venues::mexc::MexcSim::new(venue))
+        }
+        Venue::Registered(_) if gateio::is_gateio(venue) => {
+            Box::new(gateio::GateioSim::new(venue, credentials.get(venue).cloned()))
         }
         Venue::Registered(_) => return None,
     })

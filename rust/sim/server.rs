@@ -29,6 +29,7 @@ use super::error::SimError;
 use super::faults::{Dice, Fault, Order};
 use super::market::{SimMarket, VenueMarkets};
 use super::protocol::{Happening, SimBook, SimContext, VenueSim, venue_sim};
+use super::venues::gateio;
 use crate::clock::unix_now_ns;
 use crate::model::market::intern_unified;
 use crate::model::{MarketRef, Venue};
@@ -132,6 +133,7 @@ pub fn venue_endpoints(venue: Venue) -> &'static [(&'static str, &'static str)] 
         Venue::Registered(_) if super::venues::mexc::is_mexc(venue) => {
             &[(super::venues::mexc::NAME, super::venues::mexc::PATH)]
         }
+        Venue::Registered(_) if gateio::is_gateio(venue) => &[(gateio::NAME, gateio::PATH)],
         Venue::Registered(_) => &[],
     }
 }

@@ -4,6 +4,7 @@
 pub mod binance;
 pub mod bybit;
 pub mod coinbase;
+pub mod gateio;
 pub mod kraken;
 pub mod mexc;
 pub mod okx;
@@ -11,16 +12,26 @@ pub mod okx;
 use super::SimError;
 use crate::model::Venue;
 
-/// The venue `name` names (any ASCII case), registering a registered venue the simulator
-/// speaks (MEXC) on first use, so a configuration can name it.
+/// The venue `name` names (any ASCII case), registering on first use a venue the simulator
+/// speaks whose adapter is written in Python (Gate.io, MEXC), with the traits that adapter
+/// registers, so a configuration can name it before any adapter was loaded.
 ///
 /// # Errors
 ///
-/// [`SimError::Symbol`] for an unknown name; [`SimError::Registry`] if `mexc` was registered
-/// with other traits.
+/// [`SimError::Symbol`] for an unknown name; [`SimError::Registry`] if the venue was
+/// registered with other traits.
 pub fn venue_named(name: &str) -> Result<Venue, SimError> {
     if name.eq_ignore_ascii_case(mexc::NAME) {
         return Ok(mexc::venue()?);
     }
+    if name.eq_ignore_ascii_case(gateio::NAME) {
+        return Ok(gateio::venue()?);
+    }
     Ok(name.parse::<Venue>()?)
+}
+
+/// Whether the simulator speaks private (authenticated) channels for `venue`.
+#[must_use]
+pub fn has_private_channels(venue: Venue) -> bool {
+    gateio::is_gateio(venue)
 }
