@@ -20,7 +20,10 @@ import pytest
 import tickwire
 from tickwire import BookInvalid, BookUpdate, BookView
 
-VENUES = ["binance", "bybit", "okx", "coinbase", "kraken"]
+#: The built-in venues, then the venues written in Python that tickwire ships.
+VENUES = ["binance", "bybit", "okx", "coinbase", "kraken", "gateio", "mexc"]
+#: The venues whose books start from a REST snapshot.
+REST_SNAPSHOT_VENUES = ("binance", "mexc")
 #: Levels compared with the simulator's book: Kraken's subscription keeps the top 10.
 TOP = 10
 #: Each venue's book depth window in the mirror (Kraken does not delete levels leaving it).
@@ -178,7 +181,7 @@ async def test_a_dropped_update_is_reported_resynced_and_the_book_ends_true(venu
         snapshots_before = rig.mirror.snapshots[target]
         invalid = await rig.break_by(target, "gap", GAP_REASON.get(venue, "gap"))
         assert invalid.venue == venue
-        assert invalid.resync == ("fetch_snapshot" if venue == "binance" else "resubscribe")
+        assert invalid.resync == ("fetch_snapshot" if venue in REST_SNAPSHOT_VENUES else "resubscribe")
         if invalid.reason == "gap":
             assert invalid.expected is not None and invalid.got is not None
             assert invalid.got > invalid.expected, invalid
@@ -206,7 +209,7 @@ async def test_a_wrong_checksum_is_reported_and_resynced(venue: str) -> None:
         assert rig.mirror.deltas_while_invalid == 0
 
 
-@pytest.mark.parametrize("venue", ["binance", "coinbase"])
+@pytest.mark.parametrize("venue", ["binance", "coinbase", "gateio", "mexc"])
 async def test_a_lost_connection_invalidates_the_books_until_the_new_snapshots(venue: str) -> None:
     async with asyncio.timeout(60), Rig(venue) as rig:
         rig.sim.inject(venue, "disconnect")

@@ -226,7 +226,7 @@ async def test_connection_behaviour_alone_headers_and_giving_up_on_a_revoked_key
             assert len(revoking.connections) == most  # told not to: one connection, no retry
 
 
-async def test_authentication_behaviour_alone_logs_in_first_on_every_connection() -> None:
+async def test_authentication_behaviour_alone_logs_in_first_on_every_private_connection() -> None:
     class LogsIn(ToyVenue):
         def authenticate(self) -> list[str | bytes]:
             assert self.credentials is not None
@@ -236,19 +236,25 @@ async def test_authentication_behaviour_alone_logs_in_first_on_every_connection(
     async with exchange.server as server:
         feed = tickwire.Feed(reconnect=FAST)
         orders: list[tickwire.Order] = []
+        trades: list[tickwire.Trade] = []
         feed.on_order(orders.append)
+        feed.on_trade(trades.append)
         venue = LogsIn(url=server.url, credentials=Credentials("GOOD-KEY", "s3cret"))
         feed.subscribe(venue, ["BTC/USDT"], ["orders", "trades"])
         async with feed:
-            await _until(lambda: len(orders) >= 3)
-            # A new connection (the old one dropped) logs in again before subscribing.
-            feed._links["toyx"].session._core.reconnect("test")  # type: ignore[union-attr]  # noqa: SLF001
-            await _until(lambda: len(exchange.connections) == 2 and exchange.connections[1]["logged_in"])
+            await _until(lambda: len(orders) >= 3 and len(trades) >= 3)
+            # A new private connection (the old one dropped) logs in again before subscribing.
+            feed._links["toyx#private"].session._core.reconnect("test")  # type: ignore[union-attr]  # noqa: SLF001
+            await _until(lambda: len(exchange.connections) == 3 and exchange.connections[2]["logged_in"])
             before = len(orders)
             await _until(lambda: len(orders) > before + 2)
-    for connection in exchange.connections:
+    private = [c for c in exchange.connections if any("orders:BTC/USDT" in r.get("args", []) for r in c["requests"])]
+    public = [c for c in exchange.connections if c not in private]
+    assert len(private) == 2 and len(public) == 1
+    for connection in private:
         assert connection["requests"][0]["op"] == "login"
         assert all(r["op"] == "subscribe" for r in connection["requests"][1:])
+    assert all(r["op"] == "subscribe" for r in public[0]["requests"])  # market data needs no login
     assert orders[0].filled == Decimal("0.5") and orders[0].left == Decimal("0.5") and orders[0].venue == "toyx"
 
 

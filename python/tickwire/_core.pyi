@@ -697,6 +697,7 @@ class VenueProtocol:
         ``is_snapshot`` and the snapshot's update id as ``last_sequence``. ``ParseError`` for a
         body that is no snapshot; ``ValueError`` for a venue without REST snapshots."""
 
+@final
 class MexcPushDecoder:
     """Decodes one connection's MEXC protobuf push frames into events."""
 

@@ -258,14 +258,17 @@ class _Link:
 
 
 class _PythonLink(_Link):
-    """A venue written in Python: messages are parsed by its ``parse`` on the loop's thread,
-    and the market events of each batch go through the Rust dispatch in one call."""
+    """A connection of a venue written in Python: messages are parsed by its ``parse`` on the
+    loop's thread, and the market events of each batch go through the Rust dispatch in one
+    call. A venue's private channels get a connection of their own (``"<name>#private"``),
+    which alone sends the login messages: a refused key or a lost session there leaves the
+    market data alone, and a refusal never takes public subscriptions down with it."""
 
-    def __init__(self, feed: Feed, venue: PythonVenue) -> None:
+    def __init__(self, feed: Feed, venue: PythonVenue, *, private: bool = False) -> None:
         _core.register_venue(venue.name, symbol_separator=venue.symbol_separator, book_sync=venue.book_sync)
         super().__init__(
             feed,
-            venue.name,
+            f"{venue.name}#private" if private else venue.name,
             venue.connect_url(),
             batch_size=venue.batch_size,
             requests_per_second=venue.requests_per_second,
@@ -276,6 +279,7 @@ class _PythonLink(_Link):
             app_ping_interval=venue.app_ping_interval,
         )
         self.venue = venue
+        self.private = private
         self.messages = 0
         self.latency_violations = 0
         #: While the login messages of a new connection are on their way: no request yet.
@@ -496,21 +500,42 @@ class Feed:
 
     # ---- configuration ------------------------------------------------------------------
 
-    def _python_link(self, venue: PythonVenue | str) -> _PythonLink:
-        """The link of a venue written in Python: an instance, or a registered venue's name
-        (made with the feed's ``urls`` entry for it, if any)."""
+    def _python_link(self, venue: PythonVenue | str, *, private: bool = False) -> _PythonLink:
+        """The public or private connection of a venue written in Python — an instance, or a
+        registered venue's name (made with the feed's ``urls`` entry for it, if any) — opened
+        when first asked for."""
         name = venue if isinstance(venue, str) else venue.name
-        link = self._links.get(name)
+        known = [self._links.get(name), self._links.get(f"{name}#private")]
+        existing = next((link for link in known if link is not None), None)
+        if existing is not None and (
+            not isinstance(existing, _PythonLink) or (not isinstance(venue, str) and existing.venue is not venue)
+        ):
+            raise ValueError(f"another venue named {name!r} is already in this feed")
+        link = known[1 if private else 0]
         if link is None:
-            if isinstance(venue, str):
+            if isinstance(existing, _PythonLink):
+                venue = existing.venue
+            elif isinstance(venue, str):
                 venue_class = registered_venue(venue)
                 assert venue_class is not None
                 venue = venue_class(url=self._urls.get(venue))
-            link = _PythonLink(self, venue)
+            link = _PythonLink(self, venue, private=private)
             self._add_link(link)
-        elif not isinstance(link, _PythonLink) or (not isinstance(venue, str) and link.venue is not venue):
-            raise ValueError(f"another venue named {name!r} is already in this feed")
+        assert isinstance(link, _PythonLink)
         return link
+
+    def _venue_object(self, venue: PythonVenue | str) -> PythonVenue:
+        """The venue object a name stands for in this feed (a fresh one while it has no link)."""
+        if not isinstance(venue, str):
+            return venue
+        for name in (venue, f"{venue}#private"):
+            link = self._links.get(name)
+            if isinstance(link, _PythonLink):
+                return link.venue
+        venue_class = registered_venue(venue)
+        if venue_class is None:
+            raise ValueError(f"unknown venue {venue!r}")
+        return venue_class(url=self._urls.get(venue))
 
     def _python_link_named(self, name: str) -> _PythonLink | None:
         """The link of the venue written in Python called ``name`` (a registered one's made
@@ -567,10 +592,19 @@ class Feed:
         for a Python venue; for a built-in one the endpoint's shard holding the pair, or (when
         ``adding``) one with room. Pairs no connection holds are left out when not adding."""
         if not isinstance(venue, str) or registered_venue(venue) is not None:
-            python_link = self._python_link(venue)
             pairs = _pairs(symbols, channels)
-            _check_python_pairs(python_link.venue, pairs)
-            return {python_link: pairs}
+            venue_object = self._venue_object(venue)
+            _check_python_pairs(venue_object, pairs)
+            by_link: dict[_Link, list[Subscription]] = {}
+            for pair in pairs:
+                private = pair[1] in PRIVATE_CHANNELS
+                if adding:
+                    python_link: _Link | None = self._python_link(venue_object, private=private)
+                else:  # only a connection that holds it can let it go
+                    python_link = self._links.get(f"{venue_object.name}#private" if private else venue_object.name)
+                if python_link is not None and (adding or pair in python_link.holding):
+                    by_link.setdefault(python_link, []).append(pair)
+            return by_link
         if private := [channel for channel in channels if channel in PRIVATE_CHANNELS]:
             raise ValueError(f"{venue} is a built-in venue without private channels ({', '.join(private)})")
         symbols = list(symbols)
@@ -649,7 +683,7 @@ class Feed:
             return list(self._links.values())
         if isinstance(venue, str):
             return [link for name, link in self._links.items() if name == venue or link.venue_name() == venue]
-        return [self._python_link(venue)]
+        return [link for link in self._links.values() if isinstance(link, _PythonLink) and link.venue is venue]
 
     def on_order(self, callback: _Callback) -> _Callback:
         """Call ``callback(order)`` for every :class:`~tickwire.Order` of a private ``orders``
@@ -1156,7 +1190,7 @@ class Feed:
             if link.session is not None and self._loop is not None:
                 self._loop.create_task(link.session.close(), name=f"tickwire-close-{link.name}")
         self._on_state(link, event)
-        if event.event == "connected" and self._loop is not None:
+        if event.event == "connected" and link.private and self._loop is not None:
             login = link.venue.authenticate()
             if login:
                 link.authenticating = True
@@ -1260,6 +1294,7 @@ def _check_python_pairs(venue: PythonVenue, pairs: list[Subscription]) -> None:
     """Raises ``ValueError`` for a pair ``venue`` cannot serve: a symbol it cannot name, a
     private channel it does not offer, or one without credentials (taken from the environment
     when the venue has none)."""
+    _core.register_venue(venue.name, symbol_separator=venue.symbol_separator, book_sync=venue.book_sync)
     for symbol, channel in pairs:
         if channel in PRIVATE_CHANNELS:
             if channel not in venue.private_channels:
@@ -1268,6 +1303,8 @@ def _check_python_pairs(venue: PythonVenue, pairs: list[Subscription]) -> None:
             if venue.credentials is None:
                 venue.credentials = Credentials.from_env(venue.name)
         else:
+            if channel not in venue.channels:
+                raise ValueError(f"{venue.name} has no {channel!r} channel (it has: {', '.join(sorted(venue.channels))})")
             _core.market_id(venue.name, symbol)
 
 

@@ -113,5 +113,7 @@ def parse(
 def _register_shipped() -> None:
     """The venues tickwire ships, imported here so their names work from the start."""
     from .gateio import GateioVenue
+    from .mexc import MexcVenue
 
     register_venue("gateio", GateioVenue)
+    register_venue("mexc", MexcVenue)

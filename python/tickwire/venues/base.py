@@ -107,6 +107,8 @@ class SubscriptionBehaviour:
     """How subscriptions are asked for.
 
     Attributes:
+        channels: The market-data channels the venue offers (private ones are
+            :attr:`AuthenticationBehaviour.private_channels`).
         batch_size: Most (symbol, channel) pairs in one request.
         requests_per_second: Requests the venue accepts per second (sustained).
         burst: Requests that may go at once before the pacing starts.
@@ -116,6 +118,7 @@ class SubscriptionBehaviour:
             authentication failure is retried no more than this either: no retry storm).
     """
 
+    channels: ClassVar[frozenset[str]] = frozenset({"trades", "bbo", "book", "ticker"})
     batch_size: int = 200
     requests_per_second: float = 5.0
     burst: int = 5

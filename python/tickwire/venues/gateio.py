@@ -140,6 +140,7 @@ class GateioVenue(PythonVenue):
     symbol_separator = "_"
     book_sync = "snapshot_then_range"
     private_channels: ClassVar[frozenset[str]] = frozenset({"orders", "balances"})
+    channels: ClassVar[frozenset[str]] = frozenset({"trades", "bbo", "book"})
     # One channel per message and, for books, one pair per message (with its update speed).
     batch_size = 100
     requests_per_second = 10.0
