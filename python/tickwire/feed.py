@@ -605,8 +605,8 @@ class Feed:
                 if python_link is not None and (adding or pair in python_link.holding):
                     by_link.setdefault(python_link, []).append(pair)
             return by_link
-        if private := [channel for channel in channels if channel in PRIVATE_CHANNELS]:
-            raise ValueError(f"{venue} is a built-in venue without private channels ({', '.join(private)})")
+        if asked := [channel for channel in channels if channel in PRIVATE_CHANNELS]:
+            raise ValueError(f"{venue} is a built-in venue without private channels ({', '.join(asked)})")
         symbols = list(symbols)
         for symbol in symbols:
             _check_symbol(venue, symbol)  # all or nothing: no pair is taken before all are valid
