@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from typing import Literal
 
 import msgspec
 
@@ -58,7 +59,7 @@ class BinanceTrades(tickwire.PythonVenue):
             if frame.data is None:
                 return [tickwire.Ack(frame.id, None if frame.error is None else str(frame.error))]
             trade = frame.data
-        side = "sell" if trade.m else "buy"
+        side: Literal["buy", "sell"] = "sell" if trade.m else "buy"
         return [tickwire.Trade(self.name, self.unified[trade.s], trade.p, trade.q, side, str(trade.t), trade.T * 1_000_000, receive_time_ns)]
 
 
