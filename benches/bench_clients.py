@@ -292,6 +292,34 @@ class PicowsClient(Client):
         await self._transport.wait_disconnected()
 
 
+class PicowsVenueClient(PicowsClient):
+    """picows running the very ``parse`` of ``examples/python_venue.py`` (msgspec into a
+    ``tickwire.Trade``) in its frame callback, with no feed: the same Python work as
+    ``tickwire-pyvenue``, on picows's read path and a plain callback instead of tickwire's
+    session, subscription tracking and Rust routing. Only the ``typed`` scenario."""
+
+    typed = True
+
+    async def open_typed(self, url: str, on_trade: Callable[[Any], object], on_end: Callable[[Message], None]) -> None:
+        tw = import_tickwire()
+        sys.path.insert(0, str(_REPO_PYTHON_DIR.parent / "examples"))
+        from python_venue import BinanceTrades
+
+        venue = BinanceTrades(url=url)
+        venue.unified["BTCUSDT"] = "BTC/USDT"
+        tw._core.register_venue(venue.name)
+        parse, clock = venue.parse, time.monotonic_ns
+
+        def on_message(message: Message) -> None:
+            if len(message) < SENTINEL_MAX_LEN:
+                on_end(message)
+                return
+            for trade in parse(message, clock()):
+                on_trade(trade)
+
+        await self.open(url, on_message)
+
+
 class WebsocketsClient(Client):
     package = "websockets"
 
@@ -374,6 +402,7 @@ CLIENTS: dict[str, tuple[type[Client], str]] = {
     "tickwire-feed": (TickwireFeedClient, "uvloop"),
     "tickwire-pyvenue": (TickwirePythonVenueClient, "uvloop"),
     "picows": (PicowsClient, "uvloop"),
+    "picows-pyvenue": (PicowsVenueClient, "uvloop"),
     "websockets": (WebsocketsClient, "uvloop"),
     "aiohttp": (AiohttpClient, "uvloop"),
     "picows-asyncio": (PicowsClient, "asyncio"),

@@ -18,7 +18,9 @@ typed
     message with msgspec into a ``Trade`` struct for the same callback, and
     ``tickwire-pyvenue`` is the ``Feed`` on ``examples/python_venue.py``, a Binance venue
     written in Python (msgspec decoding in its ``parse``, ``tickwire.Trade`` objects handed to
-    the Rust dispatch once per batch).
+    the Rust dispatch once per batch); ``picows-pyvenue`` runs that venue's very ``parse``
+    in picows's frame callback, without a feed (the same Python work on the fastest plain
+    client).
 latency
     Server-write-to-callback latency at a fixed ``--rate``: the server patches its
     ``time.monotonic_ns()`` into each frame just before writing it, the callback subtracts it
@@ -71,13 +73,13 @@ import bench_clients  # noqa: E402
 import book_bench  # noqa: E402
 import firehose  # noqa: E402
 
-DEFAULT_CLIENTS = ("tickwire", "tickwire-batch", "tickwire-feed", "tickwire-pyvenue", "picows", "picows-float", "websockets", "aiohttp")
+DEFAULT_CLIENTS = ("tickwire", "tickwire-batch", "tickwire-feed", "tickwire-pyvenue", "picows", "picows-pyvenue", "picows-float", "websockets", "aiohttp")
 #: Every client name, in the order results are shown.
 CLIENTS = (*bench_clients.CLIENTS, *(name for name in book_bench.CLIENTS if name not in bench_clients.CLIENTS))
 FIREHOSE_SCENARIOS = ("raw", "decoded", "typed", "latency", "echo")
 SCENARIOS = (*FIREHOSE_SCENARIOS, "book")
 #: Clients that run only some scenarios; the book scenario runs only the clients of book_bench.
-ONLY = {"tickwire-feed": ("typed", "book"), "tickwire-pyvenue": ("typed",), "picows-float": ("book",)}
+ONLY = {"tickwire-feed": ("typed", "book"), "tickwire-pyvenue": ("typed",), "picows-pyvenue": ("typed",), "picows-float": ("book",)}
 BASELINE = "picows"
 FULL = {"messages": 1_000_000, "latency_seconds": 5.0, "echo_count": 20_000, "book_seconds": 5.0, "book_warmup": 1.0}
 QUICK = {"messages": 100_000, "latency_seconds": 1.0, "echo_count": 2_000, "book_seconds": 1.5, "book_warmup": 0.5}

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import time
 from decimal import Decimal
 from typing import Any
@@ -166,3 +168,30 @@ async def test_mexc_refuses_a_ticker_and_gateio_fills() -> None:
 async def _until(condition: Any) -> None:
     while not condition():
         await asyncio.sleep(0.01)
+
+
+async def test_a_python_venue_reaches_the_broadcast_server_and_the_command_line() -> None:
+    async with tickwire.Simulator(["mexc"], ["BTC/USDT"], rate=1_000) as sim, await tickwire.Server(port=0).start() as server:
+        feed = tickwire.Feed(urls=sim.urls())
+        feed.subscribe("mexc", ["BTC/USDT"], ["trades", "book"])
+        feed.broadcast(server)
+        async with feed, connect(server.ws_url) as client:
+            seen: dict[str, dict[str, Any]] = {}
+            async with asyncio.timeout(LIMIT):
+                while not {"MarketTrade", "BookTop"} <= seen.keys():
+                    message = json.loads(await client.recv())
+                    if message.get("data", {}).get("venue") == "mexc":
+                        seen[message["type"]] = message["data"]
+        assert seen["MarketTrade"]["symbol"] == "BTC/USDT" and seen["MarketTrade"]["price"] > 0
+        streamed = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "tickwire", "stream", "mexc", "BTC/USDT", "--channels", "trades,bbo", "--url", sim.url("mexc"), "--json", "--duration", "2"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert streamed.returncode == 0, streamed.stderr
+    events = [json.loads(line) for line in streamed.stdout.splitlines()]
+    assert {e["type"] for e in events} == {"trade", "bbo"} and all(e["venue"] == "mexc" for e in events)
+    assert len(events) > 100
