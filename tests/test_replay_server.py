@@ -177,3 +177,17 @@ async def test_replay_serve_on_the_command_line(tmp_path: Path) -> None:
     frames = [r for r in Recording(path).records() if r.kind == "frame"]
     sent = int(re.search(r"sent ([\d,]+) frames to 1 connection\(s\)", errors).group(1).replace(",", ""))  # type: ignore[union-attr]
     assert 0 < sent < len(frames)  # every frame but the recorded answers
+
+
+async def test_a_log_of_a_venue_written_in_python_is_refused_clearly(tmp_path: Path) -> None:
+    path = tmp_path / "mexc.twrec"
+    async with tickwire.Simulator(["mexc"], ["BTC/USDT"], rate=300) as sim:
+        async with Recorder(path, "mexc", ["BTC/USDT"], ["trades"], url=sim.url("mexc")) as recorder:
+            await asyncio.wait_for(recorder.wait_connected(), 10)
+            await asyncio.sleep(0.3)
+    with pytest.raises(ValueError, match="no replay for venue 'mexc'"):
+        tickwire.ReplayServer(path)
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "tickwire", "replay", str(path), "--serve"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 2 and "no replay for venue 'mexc'" in done.stderr

@@ -65,6 +65,8 @@ from .client import ConnectOptions
 from .events import CHANNELS, Channel
 from .exceptions import ConnectionClosed, ParseError
 from .feed import _ENDPOINTS, SNAPSHOT_TIMEOUT, _endpoint_name, _http_base, _http_get
+from .venues import PythonVenue, registered_venue
+from .venues import parse as parse_message
 from .session import ReconnectPolicy, Session, SessionEvent, StateCallback, open_session
 
 __all__ = ["Event", "Record", "RecordKind", "Recorder", "Recording", "RecordingError", "RecordingHeader", "Replay", "replay"]
@@ -127,7 +129,7 @@ class RecordingHeader:
     """What a capture log says about itself.
 
     Attributes:
-        venue: The built-in venue (``"binance"`` …).
+        venue: The venue (``"binance"`` …, or a registered one such as ``"mexc"``).
         endpoint: The endpoint's name, as :class:`~tickwire.Feed` takes it in ``urls``
             (``"binance"``, ``"bybit-linear"`` …).
         kind: The instrument kind ``tickwire.parse`` takes for it (``"spot"``, ``"perpetual"``).
@@ -185,6 +187,87 @@ def _channel(name: object) -> Channel:
     return name
 
 
+# ---- the venue endpoint --------------------------------------------------------------------
+
+
+class _Endpoint:
+    """What recording and replay need of one venue endpoint: a built-in venue's (its Rust
+    protocol) or a registered venue written in Python (its behaviours)."""
+
+    def __init__(self, venue: str, endpoint: str, url: str | None) -> None:
+        venue_class = registered_venue(venue)
+        self.python: PythonVenue | None = None
+        self.protocol: _core.VenueProtocol | None = None
+        if venue_class is not None:
+            self.python = venue_class(url=url)
+            _core.register_venue(venue, symbol_separator=venue_class.symbol_separator, book_sync=venue_class.book_sync)
+            self.venue, self.endpoint, self.kind = venue, venue, "spot"
+            self.url = self.python.url
+        else:
+            self.protocol = _core.VenueProtocol(*_ENDPOINTS[endpoint])
+            self.venue, self.endpoint, self.kind = self.protocol.name, endpoint, _ENDPOINTS[endpoint][1]
+            self.url = url or self.protocol.url
+        #: Where a built-in venue's REST snapshots come from: production, or a simulator's port.
+        self._snapshot_base = _http_base(url) if url else None
+
+    @classmethod
+    def of(cls, venue: str, symbols: Sequence[str], url: str | None) -> _Endpoint:
+        """The endpoint serving ``symbols``; ``ValueError`` for an unknown venue or symbol."""
+        endpoint = venue if registered_venue(venue) is not None else endpoint_of(venue, symbols)
+        made = cls(venue, endpoint, url)
+        for symbol in symbols:
+            made.market_id(symbol)
+        return made
+
+    def market_id(self, symbol: str) -> int:
+        if self.protocol is not None:
+            return self.protocol.market_id(symbol)
+        return _core.market_id(self.venue, symbol)
+
+    def on_connect_messages(self, subscriptions: Sequence[tuple[str, Channel]]) -> list[str | bytes]:
+        """The venue's own opening messages, then the subscribe requests in batches of the
+        venue's size."""
+        if self.protocol is not None:
+            messages: list[str | bytes] = list(self.protocol.on_connect())
+            size = self.protocol.max_per_request
+        else:
+            assert self.python is not None
+            messages, size = [], self.python.batch_size
+        for index in range(0, len(subscriptions), size):
+            chunk = list(subscriptions[index : index + size])
+            if self.protocol is not None:
+                messages.extend(self.protocol.subscribe_request(index // size + 1, [(s, str(c)) for s, c in chunk]))
+            else:
+                assert self.python is not None
+                built = self.python.subscribe_request(index // size + 1, chunk)
+                messages.extend(built if isinstance(built, list) else [built])
+        return messages
+
+    def app_ping(self) -> tuple[float, str | bytes] | None:
+        """(interval, message) of the venue's application ping, if it wants one."""
+        if self.protocol is not None:
+            interval, message = self.protocol.app_ping_interval, self.protocol.app_ping_message
+            return None if interval is None or message is None else (interval, message)
+        assert self.python is not None
+        interval = self.python.app_ping_interval
+        return None if interval is None else (interval, self.python.app_ping())
+
+    def snapshot_url(self, symbol: str) -> str | None:
+        if self.protocol is not None:
+            return self.protocol.snapshot_url(symbol, self._snapshot_base)
+        assert self.python is not None
+        return self.python.snapshot_url(symbol) if self.python.book_sync == "rest_snapshot" else None
+
+    def parse(self, raw: str | bytes, receive_time_ns: int | None = None) -> list[Any]:
+        return parse_message(self.venue, raw, self.kind, receive_time_ns)
+
+    def parse_snapshot(self, symbol: str, body: bytes, receive_time_ns: int) -> BookUpdate:
+        if self.protocol is not None:
+            return self.protocol.parse_snapshot(symbol, body, receive_time_ns)
+        assert self.python is not None
+        return self.python.parse_snapshot(symbol, body, receive_time_ns)
+
+
 # ---- writing ------------------------------------------------------------------------------
 
 
@@ -235,8 +318,9 @@ class Recorder:
 
     Args:
         path: The log to write (replaced if it exists).
-        venue: A built-in venue: ``"binance"``, ``"bybit"``, ``"okx"``, ``"coinbase"``,
-            ``"kraken"``.
+        venue: A built-in venue (``"binance"``, ``"bybit"``, ``"okx"``, ``"coinbase"``,
+            ``"kraken"``) or a registered venue written in Python (``"gateio"``, ``"mexc"``;
+            its market-data channels).
         symbols: Unified symbols, all on one endpoint of the venue (Bybit serves spot and
             perpetuals on two: record them in two logs).
         channels: Channels of each symbol (default ``("trades",)``).
@@ -269,18 +353,16 @@ class Recorder:
     ) -> None:
         self.path = Path(path)
         symbol_list = list(dict.fromkeys(symbols))
-        self.endpoint = endpoint_of(venue, symbol_list)
-        self.kind = _ENDPOINTS[self.endpoint][1]
-        self.protocol = _core.VenueProtocol(*_ENDPOINTS[self.endpoint])
         channel_list = [_channel(channel) for channel in channels]
         if not channel_list:
             raise ValueError("no channel to record")
-        for symbol in symbol_list:
-            self.protocol.market_id(symbol)
+        self._endpoint = _Endpoint.of(venue, symbol_list, url)
+        self.endpoint = self._endpoint.endpoint
+        self.kind = self._endpoint.kind
         if not flush_interval > 0 or flush_records < 1:
             raise ValueError("flush_interval must be above 0 and flush_records at least 1")
         self.subscriptions = [(symbol, channel) for symbol in symbol_list for channel in channel_list]
-        self.url = url or self.protocol.url
+        self.url = self._endpoint.url
         self._flush_interval = flush_interval
         self._flush_records = flush_records
         self._level = compression_level
@@ -293,26 +375,19 @@ class Recorder:
         self._writer: _LogWriter | None = None
         self._session: Session | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        #: Where REST snapshots come from: production, or a simulator's port.
-        self._snapshot_base = _http_base(url) if url else None
         self._snapshot_symbols = [
             symbol for symbol, channel in self.subscriptions
-            if channel == "book" and self.protocol.snapshot_url(symbol) is not None
+            if channel == "book" and self._endpoint.snapshot_url(symbol) is not None
         ]
         #: Book symbols of this connection whose snapshot is still to be fetched: each is
         #: fetched once its first update arrived, as a feed does.
         self._snapshots_due: set[str] = set()
         self._fetches: set[asyncio.Task[None]] = set()
 
-    def on_connect_messages(self) -> list[str]:
+    def on_connect_messages(self) -> list[str | bytes]:
         """What every connection sends first: the venue's own messages, then the subscribe
         requests (as many as the venue's per-request limit needs)."""
-        messages = list(self.protocol.on_connect())
-        size = self.protocol.max_per_request
-        for index in range(0, len(self.subscriptions), size):
-            chunk = [(symbol, str(channel)) for symbol, channel in self.subscriptions[index : index + size]]
-            messages.extend(self.protocol.subscribe_request(index // size + 1, chunk))
-        return messages
+        return self._endpoint.on_connect_messages(self.subscriptions)
 
     def on_state(self, callback: StateCallback) -> None:
         """Call ``callback`` with every :class:`~tickwire.SessionEvent` of the session."""
@@ -342,7 +417,7 @@ class Recorder:
         from . import __version__
 
         header = RecordingHeader(
-            venue=self.protocol.name,
+            venue=self._endpoint.venue,
             endpoint=self.endpoint,
             kind=self.kind,
             url=self.url,
@@ -361,7 +436,7 @@ class Recorder:
         self._session.on_batch(self._on_batch)
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._flush_every_interval(), name="tickwire-record-flush"))
-        if self.protocol.app_ping_interval is not None and self.protocol.app_ping_message is not None:
+        if self._endpoint.app_ping() is not None:
             self._tasks.append(loop.create_task(self._ping(self._session), name="tickwire-record-ping"))
         return self
 
@@ -408,7 +483,7 @@ class Recorder:
         """Starts the snapshot fetch of each due book whose first update is in ``batch``."""
         for message in batch:
             try:
-                events = _core.parse(self.protocol.name, message, self.kind)
+                events = self._endpoint.parse(message)
             except ParseError:
                 continue  # recorded as it came; a replay reports it
             for event in events:
@@ -419,7 +494,7 @@ class Recorder:
                     task.add_done_callback(self._fetches.discard)
 
     async def _fetch_snapshot(self, symbol: str) -> None:
-        url = self.protocol.snapshot_url(symbol, self._snapshot_base)
+        url = self._endpoint.snapshot_url(symbol)
         assert url is not None
         fields: dict[str, str] = {"symbol": symbol, "url": url}
         try:
@@ -436,8 +511,9 @@ class Recorder:
             self._writer.flush()
 
     async def _ping(self, session: Session) -> None:
-        interval, message = self.protocol.app_ping_interval, self.protocol.app_ping_message
-        assert interval is not None and message is not None
+        ping = self._endpoint.app_ping()
+        assert ping is not None
+        interval, message = ping
         while True:
             await asyncio.sleep(interval)
             if session.is_connected:
@@ -643,6 +719,7 @@ class Replay:
         self.parse_errors = 0
         header = recording.header
         self._wanted = set(header.subscriptions)
+        self._endpoint = _Endpoint(header.venue, header.endpoint, None)
 
     @property
     def truncated(self) -> bool:
@@ -667,12 +744,12 @@ class Replay:
         try:
             if record.kind == "snapshot":
                 return self._snapshot(record)
-            parsed = _core.parse(header.venue, record.data, header.kind, record.receive_time_ns)
+            parsed = self._endpoint.parse(record.data, record.receive_time_ns)
         except ParseError as error:
             self.parse_errors += 1
             logger.warning("%s: a frame the %s parser refuses, skipped: %s", self.recording.path, header.venue, error)
             return []
-        return [event for event in parsed if (event.symbol, _CHANNEL_OF[type(event)]) in self._wanted]
+        return [event for event in parsed if (event.symbol, _CHANNEL_OF.get(type(event))) in self._wanted]
 
     def _snapshot(self, record: Record) -> list[Event]:
         """The recorded REST snapshot as the ``BookUpdate`` a feed starts the book from; none
@@ -684,9 +761,7 @@ class Replay:
             raise RecordingError(f"{self.recording.path}: a damaged snapshot record: {error}", str(self.recording.path)) from None
         if not wanted:
             return []
-        header = self.recording.header
-        protocol = _core.VenueProtocol(*_ENDPOINTS[header.endpoint])
-        return [protocol.parse_snapshot(fields["symbol"], fields["body"].encode(), record.receive_time_ns)]
+        return [self._endpoint.parse_snapshot(fields["symbol"], fields["body"].encode(), record.receive_time_ns)]
 
     def __iter__(self) -> Iterator[Event]:
         started = time.monotonic()

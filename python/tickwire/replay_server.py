@@ -66,13 +66,15 @@ class ReplayServer:
     Raises:
         OSError: The file cannot be read.
         RecordingError: The file is no capture log.
-        ValueError: ``speed`` is not above 0.
+        ValueError: ``speed`` is not above 0, or the log is of a venue written in Python (the
+            server answers requests as the built-in venues do).
     """
 
     def __init__(self, path: str | Path, *, speed: float | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
         if speed is not None and not speed > 0:
             raise ValueError(f"speed must be above 0 or None (as fast as possible), not {speed!r}")
         self.recording = Recording(path)
+        venue_replies(self.recording.header.venue)  # a venue it cannot answer for: refused now
         self.speed = speed
         self.finished = asyncio.Event()
         self.frames_sent = 0
