@@ -588,66 +588,24 @@ fn rounded_division(numerator: i128, denominator: i128) -> Option<i128> {
 
 #[cfg(test)]
 mod tests {
-    use std::cell::Cell;
-    use std::collections::HashMap;
-
     use super::*;
     use crate::model::{Channel, Event, InstrumentKind, market::intern};
+    use crate::sim::venues::testing::{TestContext, dec, level};
     use crate::venues::binance::{BinanceSpot, depth_snapshot_path, parse_depth_snapshot};
     use crate::venues::{Adapter, Control};
 
-    /// A hand-driven engine: markets, books and the clock as a test sets them.
-    struct TestContext {
-        markets: Vec<MarketRef>,
-        books: HashMap<u32, SimBook>,
-        trade_ids: HashMap<u32, u64>,
-        now_ns: Cell<u64>,
+    fn btc() -> MarketRef {
+        intern(Venue::Binance, Some(InstrumentKind::Spot), "BTCUSDT").unwrap()
     }
 
-    impl TestContext {
-        fn new() -> Self {
-            let markets = ["BTCUSDT", "ETHUSDT"]
-                .iter()
-                .map(|native| intern(Venue::Binance, Some(InstrumentKind::Spot), native).unwrap())
-                .collect();
-            Self {
-                markets,
-                books: HashMap::new(),
-                trade_ids: HashMap::new(),
-                now_ns: Cell::new(1_700_000_000_000_000_000),
-            }
-        }
-
-        fn btc(&self) -> MarketRef {
-            MarketRef::clone(&self.markets[0])
-        }
-
-        /// Moves the clock on far enough that the rate limit never bites.
-        fn later(&self) {
-            self.now_ns.set(self.now_ns.get() + 1_000_000_000);
-        }
+    fn context() -> TestContext {
+        let eth = intern(Venue::Binance, Some(InstrumentKind::Spot), "ETHUSDT").unwrap();
+        TestContext::new(vec![btc(), eth], 1_700_000_000_000_000_000)
     }
 
-    impl SimContext for TestContext {
-        fn markets(&self) -> &[MarketRef] {
-            &self.markets
-        }
-
-        fn market(&self, native: &str) -> Option<MarketRef> {
-            self.markets.iter().find(|market| market.native.eq_ignore_ascii_case(native)).cloned()
-        }
-
-        fn book(&self, market: &MarketRef) -> SimBook {
-            self.books.get(&market.id).cloned().unwrap_or_default()
-        }
-
-        fn last_trade_id(&self, market: &MarketRef) -> u64 {
-            self.trade_ids.get(&market.id).copied().unwrap_or(0)
-        }
-
-        fn now_ns(&self) -> u64 {
-            self.now_ns.get()
-        }
+    /// Moves the clock on far enough that the rate limit never bites.
+    fn later(ctx: &TestContext) {
+        ctx.advance(1_000_000_000);
     }
 
     /// The payloads of the server frames in `out` (unmasked: header, extended length, payload).
@@ -667,19 +625,11 @@ mod tests {
         payloads
     }
 
-    fn dec(text: &str) -> Decimal {
-        Decimal::parse(text).unwrap()
-    }
-
-    fn level(price: &str, qty: &str) -> Level {
-        Level { price: dec(price), qty: dec(qty) }
-    }
-
     /// A client of a fresh sim at `/stream`, subscribed with the adapter's own request.
     fn subscribed(ctx: &TestContext, channels: &[Channel]) -> (BinanceSim, BinanceSpot) {
         let (mut sim, adapter) = (BinanceSim::default(), BinanceSpot::new());
         sim.on_open("/stream", ctx, &mut Outbox::default()).unwrap();
-        let pairs: Vec<_> = channels.iter().map(|&channel| (ctx.btc(), channel)).collect();
+        let pairs: Vec<_> = channels.iter().map(|&channel| (btc(), channel)).collect();
         let mut requests = Vec::new();
         adapter.subscribe(11, &pairs, &mut requests).unwrap();
         let mut out = Outbox::default();
@@ -700,18 +650,18 @@ mod tests {
         events
     }
 
-    fn book_change(ctx: &TestContext, update_id: u64, bids: Vec<Level>, asks: Vec<Level>) -> Happening {
-        Happening::Book { market: ctx.btc(), update_id, bids, asks, time_ns: 1_700_000_000_123_456_789 }
+    fn book_change(update_id: u64, bids: Vec<Level>, asks: Vec<Level>) -> Happening {
+        Happening::Book { market: btc(), update_id, bids, asks, time_ns: 1_700_000_000_123_456_789 }
     }
 
     #[test]
     fn trades_round_trip_exactly() {
-        let ctx = TestContext::new();
+        let ctx = context();
         let (mut sim, mut adapter) = subscribed(&ctx, &[Channel::Trades]);
         let mut out = Outbox::default();
         for (id, side) in [(1, Side::Buy), (2, Side::Sell)] {
             let trade = Happening::Trade {
-                market: ctx.btc(),
+                market: btc(),
                 price: dec("16848.51000000"),
                 qty: dec("0.00100000"),
                 side,
@@ -747,23 +697,23 @@ mod tests {
 
     #[test]
     fn book_deltas_chain_after_the_rest_snapshot_and_bbo_follows_the_top() {
-        let mut ctx = TestContext::new();
+        let mut ctx = context();
         let mut engine_book = SimBook::default();
         engine_book.apply(5, &[level("100.0", "1"), level("99.5", "2")], &[level("100.5", "3")]);
-        ctx.books.insert(ctx.btc().id, engine_book.clone());
+        ctx.books.insert(btc().id, engine_book.clone());
         let (mut sim, mut adapter) = subscribed(&ctx, &[Channel::Book, Channel::Bbo]);
 
-        let (status, body) = sim.http_get(&depth_snapshot_path(&ctx.btc(), 1000), &ctx).unwrap();
+        let (status, body) = sim.http_get(&depth_snapshot_path(&btc(), 1000), &ctx).unwrap();
         assert_eq!(status, 200);
         assert_eq!(body, r#"{"lastUpdateId":5,"bids":[["100.0","1"],["99.5","2"]],"asks":[["100.5","3"]]}"#);
-        let snapshot = parse_depth_snapshot(&ctx.btc(), body.as_bytes(), 0).unwrap();
+        let snapshot = parse_depth_snapshot(&btc(), body.as_bytes(), 0).unwrap();
         assert_eq!(snapshot.last_sequence, Some(5));
 
         let mut out = Outbox::default();
         let changes = [
-            book_change(&ctx, 5, vec![level("1", "1")], vec![]),
-            book_change(&ctx, 6, vec![level("99.5", "0")], vec![]),
-            book_change(&ctx, 7, vec![level("100.0", "4")], vec![level("100.25", "1")]),
+            book_change(5, vec![level("1", "1")], vec![]),
+            book_change(6, vec![level("99.5", "0")], vec![]),
+            book_change(7, vec![level("100.0", "4")], vec![level("100.25", "1")]),
         ];
         for change in &changes {
             sim.encode(change, EncodeFaults { bad_checksum: true }, &mut out);
@@ -799,11 +749,11 @@ mod tests {
 
     #[test]
     fn ticker_round_trips_with_derived_change() {
-        let mut ctx = TestContext::new();
-        ctx.trade_ids.insert(ctx.btc().id, 18_150);
+        let mut ctx = context();
+        ctx.trade_ids.insert(btc().id, 18_150);
         let (mut sim, mut adapter) = subscribed(&ctx, &[Channel::Ticker]);
         let ticker = Happening::Ticker {
-            market: ctx.btc(),
+            market: btc(),
             last: dec("0.0025"),
             open: dec("0.0010"),
             high: dec("0.0025"),
@@ -843,7 +793,7 @@ mod tests {
     }
 
     fn reply(sim: &mut BinanceSim, ctx: &TestContext, text: &str) -> (Verdict, Vec<String>) {
-        ctx.later();
+        later(ctx);
         let mut out = Outbox::default();
         let verdict = sim.on_message(text, ctx, &mut out);
         (verdict, frames(&out))
@@ -851,7 +801,7 @@ mod tests {
 
     #[test]
     fn requests_are_answered_as_binance_does() {
-        let ctx = TestContext::new();
+        let ctx = context();
         let (mut sim, mut adapter) = (BinanceSim::default(), BinanceSpot::new());
         sim.on_open("/stream", &ctx, &mut Outbox::default()).unwrap();
         assert!(!sim.has_subscriptions());
@@ -920,10 +870,10 @@ mod tests {
 
     #[test]
     fn unknown_symbols_are_accepted_and_silent_and_unsubscribe_stops_data() {
-        let ctx = TestContext::new();
+        let ctx = context();
         let (mut sim, adapter) = subscribed(&ctx, &[Channel::Trades]);
         let trade = Happening::Trade {
-            market: ctx.btc(),
+            market: btc(),
             price: dec("1"),
             qty: dec("1"),
             side: Side::Buy,
@@ -931,7 +881,7 @@ mod tests {
             time_ns: 0,
         };
         let mut requests = Vec::new();
-        adapter.unsubscribe(12, &[(ctx.btc(), Channel::Trades)], &mut requests).unwrap();
+        adapter.unsubscribe(12, &[(btc(), Channel::Trades)], &mut requests).unwrap();
         let (_, replies) = reply(&mut sim, &ctx, &requests[0]);
         assert_eq!(replies[0], r#"{"result":null,"id":12}"#);
         assert!(!sim.has_subscriptions());
@@ -942,7 +892,7 @@ mod tests {
 
     #[test]
     fn limits_streams_and_message_rate() {
-        let ctx = TestContext::new();
+        let ctx = context();
         let mut sim = BinanceSim::default();
         sim.on_open("/stream", &ctx, &mut Outbox::default()).unwrap();
         let names: Vec<String> = (0..MAX_STREAMS).map(|n| format!("\"s{n}usdt@trade\"")).collect();
@@ -957,7 +907,7 @@ mod tests {
         ));
 
         let list = r#"{"method":"LIST_SUBSCRIPTIONS","id":3}"#;
-        ctx.later();
+        later(&ctx);
         for _ in 0..MAX_MESSAGES_PER_SECOND {
             assert_eq!(sim.on_message(list, &ctx, &mut Outbox::default()), Verdict::Continue);
         }
@@ -969,7 +919,7 @@ mod tests {
 
     #[test]
     fn url_streams_subscribe_at_open_and_raw_streams_are_unwrapped() {
-        let ctx = TestContext::new();
+        let ctx = context();
         let mut sim = BinanceSim::default();
         sim.on_open(
             "/stream?streams=btcusdt@trade/btcusdt@ticker&timeUnit=MILLISECOND",
@@ -984,7 +934,7 @@ mod tests {
         let mut raw = BinanceSim::default();
         raw.on_open("/ws/btcusdt@trade", &ctx, &mut Outbox::default()).unwrap();
         let trade = Happening::Trade {
-            market: ctx.btc(),
+            market: btc(),
             price: dec("2.5"),
             qty: dec("3"),
             side: Side::Sell,
@@ -1012,7 +962,7 @@ mod tests {
 
     #[test]
     fn depth_endpoint_refuses_as_binance() {
-        let ctx = TestContext::new();
+        let ctx = context();
         let mut sim = BinanceSim::default();
         assert_eq!(sim.http_get("/api/v3/ticker", &ctx), None);
         let (status, body) = sim.http_get("/api/v3/depth?symbol=NOPEUSDT", &ctx).unwrap();
@@ -1022,7 +972,7 @@ mod tests {
         let (status, body) = sim.http_get("/api/v3/depth?symbol=BTCUSDT", &ctx).unwrap();
         assert_eq!((status, body.as_str()), (200, r#"{"lastUpdateId":0,"bids":[],"asks":[]}"#));
         let error =
-            parse_depth_snapshot(&ctx.btc(), br#"{"code":-1121,"msg":"Invalid symbol."}"#, 0).unwrap_err();
+            parse_depth_snapshot(&btc(), br#"{"code":-1121,"msg":"Invalid symbol."}"#, 0).unwrap_err();
         assert!(error.reason.contains("Invalid symbol."));
     }
 

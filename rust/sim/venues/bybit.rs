@@ -756,48 +756,15 @@ fn write_escaped(scratch: &mut Vec<u8>, text: &str) {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
     use std::sync::Arc;
 
     use super::*;
     use crate::model::market::intern;
     use crate::model::{Channel, Event};
+    use crate::sim::venues::testing::{TestContext, dec, level};
     use crate::venues::{self, Adapter, Control};
 
-    struct TestContext {
-        markets: Vec<MarketRef>,
-        books: HashMap<u32, SimBook>,
-    }
-
-    impl SimContext for TestContext {
-        fn markets(&self) -> &[MarketRef] {
-            &self.markets
-        }
-
-        fn market(&self, native: &str) -> Option<MarketRef> {
-            self.markets.iter().find(|market| &*market.native == native).cloned()
-        }
-
-        fn book(&self, market: &MarketRef) -> SimBook {
-            self.books.get(&market.id).cloned().unwrap_or_default()
-        }
-
-        fn last_trade_id(&self, _market: &MarketRef) -> u64 {
-            0
-        }
-
-        fn now_ns(&self) -> u64 {
-            1_700_000_000_123_456_789
-        }
-    }
-
-    fn dec(text: &str) -> Decimal {
-        Decimal::parse(text).unwrap()
-    }
-
-    fn level(price: &str, qty: &str) -> Level {
-        Level { price: dec(price), qty: dec(qty) }
-    }
+    const NOW_NS: u64 = 1_700_000_000_123_456_789;
 
     /// A book of `n` levels a side around 100: bids 99.99, 99.98 …, asks 100.01, 100.02 ….
     fn book(n: i128, update_id: u64) -> SimBook {
@@ -827,10 +794,9 @@ mod tests {
             InstrumentKind::Spot => intern(Venue::Bybit, Some(InstrumentKind::Perpetual), "BTCUSDT").unwrap(),
             _ => intern(Venue::Bybit, None, "BTCUSDT").unwrap(),
         };
-        let ctx = TestContext {
-            markets: vec![other_kind, Arc::clone(&market)],
-            books: HashMap::from([(market.id, book(60, 10))]),
-        };
+        let ctx = TestContext::new(vec![other_kind, Arc::clone(&market)], NOW_NS)
+            .exact_symbols()
+            .with_book(&market, book(60, 10));
         let mut sim = BybitSim::default();
         let mut out = Outbox::default();
         let path = if kind == InstrumentKind::Spot { "/v5/public/spot" } else { "/v5/public/linear" };
@@ -906,7 +872,7 @@ mod tests {
 
     #[test]
     fn paths_and_heartbeat_rules() {
-        let ctx = TestContext { markets: vec![], books: HashMap::new() };
+        let ctx = TestContext::new(vec![], NOW_NS).exact_symbols();
         let mut out = Outbox::default();
         for path in ["/v5/public/spot", "/v5/public/linear", "/v5/public/spot?x=1"] {
             BybitSim::default().on_open(path, &ctx, &mut out).unwrap();

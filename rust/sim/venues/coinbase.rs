@@ -418,54 +418,21 @@ fn write_go_time(buf: &mut Vec<u8>, time_ns: u64) {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use super::*;
     use crate::model::market::intern_unified;
     use crate::model::{Channel, Event};
+    use crate::sim::venues::testing::{TestContext, dec as d, level};
     use crate::venues::Adapter;
     use crate::venues::Control;
     use crate::venues::coinbase::CoinbaseAdapter;
 
     const T0: u64 = 1_675_974_770_714_964_855;
 
-    struct Ctx {
-        markets: Vec<MarketRef>,
-        books: HashMap<u32, SimBook>,
-        now_ns: u64,
-    }
-
-    impl SimContext for Ctx {
-        fn markets(&self) -> &[MarketRef] {
-            &self.markets
-        }
-        fn market(&self, native: &str) -> Option<MarketRef> {
-            self.markets.iter().find(|market| &*market.native == native).cloned()
-        }
-        fn book(&self, market: &MarketRef) -> SimBook {
-            self.books.get(&market.id).cloned().unwrap_or_default()
-        }
-        fn last_trade_id(&self, _market: &MarketRef) -> u64 {
-            0
-        }
-        fn now_ns(&self) -> u64 {
-            self.now_ns
-        }
-    }
-
-    fn d(text: &str) -> Decimal {
-        Decimal::parse(text).unwrap()
-    }
-
-    fn level(price: &str, qty: &str) -> Level {
-        Level { price: d(price), qty: d(qty) }
-    }
-
     fn btc() -> MarketRef {
         intern_unified(Venue::Coinbase, "BTC/USD").unwrap()
     }
 
-    fn ctx() -> Ctx {
+    fn ctx() -> TestContext {
         let btc = btc();
         let mut book = SimBook::default();
         book.apply(
@@ -474,7 +441,7 @@ mod tests {
             &[level("101", "0.5"), level("102.25", "3")],
         );
         let eth = intern_unified(Venue::Coinbase, "ETH/USD").unwrap();
-        Ctx { books: HashMap::from([(btc.id, book)]), markets: vec![btc, eth], now_ns: T0 }
+        TestContext::new(vec![btc.clone(), eth], T0).exact_symbols().with_book(&btc, book)
     }
 
     /// The text payloads of the frames in `out`, which is then emptied.
@@ -501,7 +468,7 @@ mod tests {
     /// A sim and an adapter that subscribed `pairs` through each other, with the replies read.
     fn session(
         pairs: &[(MarketRef, Channel)],
-    ) -> (CoinbaseSim, CoinbaseAdapter, Ctx, Vec<(Control, Vec<Event>)>) {
+    ) -> (CoinbaseSim, CoinbaseAdapter, TestContext, Vec<(Control, Vec<Event>)>) {
         let ctx = ctx();
         let mut sim = CoinbaseSim::default();
         let mut adapter = CoinbaseAdapter::new();
@@ -814,7 +781,7 @@ mod tests {
 
     #[test]
     fn more_than_eight_messages_a_second_are_refused() {
-        let mut ctx = ctx();
+        let ctx = ctx();
         let mut sim = CoinbaseSim::default();
         let mut out = Outbox::default();
         let request = r#"{"type":"subscribe","product_ids":["BTC-USD"],"channel":"ticker"}"#;
@@ -824,7 +791,7 @@ mod tests {
         assert!(frames(&mut out).iter().all(|text| text.contains("subscriptions")));
         sim.on_message(request, &ctx, &mut out);
         assert_eq!(frames(&mut out), [r#"{"type":"error","message":"rate limit exceeded"}"#]);
-        ctx.now_ns += SECOND_NS;
+        ctx.advance(SECOND_NS);
         sim.on_message(request, &ctx, &mut out);
         assert!(frames(&mut out)[0].contains("subscriptions"));
     }

@@ -941,47 +941,15 @@ fn write_balances(buf: &mut Vec<u8>, balances: &[BalanceChange], time_ns: u64) {
 
 #[cfg(test)]
 mod tests {
-    use std::cell::Cell;
     use std::collections::BTreeMap;
 
     use serde_json::{Value, json};
 
     use super::*;
     use crate::model::market::intern;
+    use crate::sim::venues::testing::{TestContext, dec, level};
 
     const NOW_S: i64 = 1_700_000_000;
-
-    struct Ctx {
-        markets: Vec<MarketRef>,
-        books: HashMap<u32, SimBook>,
-        now_ns: Cell<u64>,
-    }
-
-    impl SimContext for Ctx {
-        fn markets(&self) -> &[MarketRef] {
-            &self.markets
-        }
-        fn market(&self, native: &str) -> Option<MarketRef> {
-            self.markets.iter().find(|market| &*market.native == native).cloned()
-        }
-        fn book(&self, market: &MarketRef) -> SimBook {
-            self.books.get(&market.id).cloned().unwrap_or_default()
-        }
-        fn last_trade_id(&self, _market: &MarketRef) -> u64 {
-            0
-        }
-        fn now_ns(&self) -> u64 {
-            self.now_ns.get()
-        }
-    }
-
-    fn dec(text: &str) -> Decimal {
-        Decimal::parse(text).unwrap()
-    }
-
-    fn level(price: &str, qty: &str) -> Level {
-        Level { price: dec(price), qty: dec(qty) }
-    }
 
     fn gate() -> Venue {
         venue().unwrap()
@@ -1000,16 +968,14 @@ mod tests {
     }
 
     /// `BTC_USDT`'s book: 150 levels a side at update 10 (more than a full snapshot holds).
-    fn ctx() -> Ctx {
+    fn ctx() -> TestContext {
         let mut book = SimBook::default();
         let bids: Vec<Level> = (0..150).map(|i| level(&format!("{}.5", 1000 - i), "1.25")).collect();
         let asks: Vec<Level> = (0..150).map(|i| level(&format!("{}.5", 1001 + i), "2")).collect();
         book.apply(10, &bids, &asks);
-        Ctx {
-            markets: vec![btc(), eth()],
-            books: HashMap::from([(btc().id, book)]),
-            now_ns: Cell::new(u64::try_from(NOW_S).unwrap() * 1_000_000_000 + 123_000_000),
-        }
+        TestContext::new(vec![btc(), eth()], u64::try_from(NOW_S).unwrap() * 1_000_000_000 + 123_000_000)
+            .exact_symbols()
+            .with_book(&btc(), book)
     }
 
     /// The text payloads of the server frames in `out`.
@@ -1028,7 +994,7 @@ mod tests {
 
     struct Client {
         sim: GateioSim,
-        ctx: Ctx,
+        ctx: TestContext,
     }
 
     impl Client {

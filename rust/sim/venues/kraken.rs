@@ -763,65 +763,29 @@ mod tests {
     use super::*;
     use crate::model::market::intern_unified;
     use crate::model::{Channel, Event};
+    use crate::sim::venues::testing::{TestContext, dec as d};
     use crate::venues::Adapter;
     use crate::venues::Control;
     use crate::venues::kraken::KrakenAdapter;
 
     const NOW_NS: u64 = 1_695_628_177_708_706_123;
 
-    fn d(text: &str) -> Decimal {
-        Decimal::parse(text).unwrap()
-    }
-
     fn market(unified: &str) -> MarketRef {
         intern_unified(Venue::Kraken, unified).unwrap()
     }
 
-    struct TestContext {
-        markets: Vec<MarketRef>,
-        book: SimBook,
-    }
-
-    impl TestContext {
-        fn new() -> Self {
-            let mut book = SimBook::default();
-            let bids: Vec<Level> = (0..15)
-                .map(|i| Level {
-                    price: Decimal::new(1000 - i * 5, 1),
-                    qty: Decimal::new(150_000_000 + i, 8),
-                })
-                .collect();
-            let asks: Vec<Level> = (0..15)
-                .map(|i| Level {
-                    price: Decimal::new(1005 + i * 5, 1),
-                    qty: Decimal::new(250_000_000 - i, 8),
-                })
-                .collect();
-            book.apply(10, &bids, &asks);
-            Self { markets: vec![market("BTC/USD"), market("ETH/USD")], book }
-        }
-    }
-
-    impl SimContext for TestContext {
-        fn markets(&self) -> &[MarketRef] {
-            &self.markets
-        }
-
-        fn market(&self, native: &str) -> Option<MarketRef> {
-            self.markets.iter().find(|market| market.native.eq_ignore_ascii_case(native)).cloned()
-        }
-
-        fn book(&self, market: &MarketRef) -> SimBook {
-            if &*market.native == "BTC/USD" { self.book.clone() } else { SimBook::default() }
-        }
-
-        fn last_trade_id(&self, _market: &MarketRef) -> u64 {
-            0
-        }
-
-        fn now_ns(&self) -> u64 {
-            NOW_NS
-        }
+    /// `BTC/USD` with 15 levels a side at update 10, and `ETH/USD` with an empty book.
+    fn context() -> TestContext {
+        let mut book = SimBook::default();
+        let bids: Vec<Level> = (0..15)
+            .map(|i| Level { price: Decimal::new(1000 - i * 5, 1), qty: Decimal::new(150_000_000 + i, 8) })
+            .collect();
+        let asks: Vec<Level> = (0..15)
+            .map(|i| Level { price: Decimal::new(1005 + i * 5, 1), qty: Decimal::new(250_000_000 - i, 8) })
+            .collect();
+        book.apply(10, &bids, &asks);
+        TestContext::new(vec![market("BTC/USD"), market("ETH/USD")], NOW_NS)
+            .with_book(&market("BTC/USD"), book)
     }
 
     /// The text payloads of the frames in `out`, which it empties.
@@ -857,7 +821,7 @@ mod tests {
             let mut session = Self {
                 sim: KrakenSim::default(),
                 adapter: KrakenAdapter::new(),
-                ctx: TestContext::new(),
+                ctx: context(),
                 out: Outbox::default(),
             };
             session.sim.on_open("/v2", &session.ctx, &mut session.out).unwrap();
@@ -958,8 +922,8 @@ mod tests {
     fn unknown_paths_are_refused() {
         let mut sim = KrakenSim::default();
         let mut out = Outbox::default();
-        assert_eq!(sim.on_open("/ws", &TestContext::new(), &mut out).unwrap_err().0, 404);
-        assert!(sim.on_open("/v2", &TestContext::new(), &mut out).is_ok());
+        assert_eq!(sim.on_open("/ws", &context(), &mut out).unwrap_err().0, 404);
+        assert!(sim.on_open("/v2", &context(), &mut out).is_ok());
         assert!(!sim.has_subscriptions());
     }
 

@@ -409,8 +409,6 @@ impl VenueSim for MexcSim {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use futures_util::{SinkExt, StreamExt};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpStream;
@@ -419,6 +417,7 @@ mod tests {
 
     use super::*;
     use crate::model::{InstrumentKind, market::intern};
+    use crate::sim::venues::testing::{TestContext, dec, level};
     use crate::sim::{Fault, SimConfig, Simulator};
 
     const DEPTH: &str = "spot@public.aggre.depth.v3.api.pb@100ms@BTCUSDT";
@@ -426,55 +425,13 @@ mod tests {
     const TICKER: &str = "spot@public.aggre.bookTicker.v3.api.pb@100ms@BTCUSDT";
     const LIMIT: Duration = Duration::from_secs(10);
 
-    /// A hand-driven engine: MEXC's markets and books as a test sets them.
-    struct TestContext {
-        markets: Vec<MarketRef>,
-        books: HashMap<u32, SimBook>,
+    fn btc() -> MarketRef {
+        intern(venue().unwrap(), Some(InstrumentKind::Spot), "BTCUSDT").unwrap()
     }
 
-    impl TestContext {
-        fn new() -> Self {
-            let mexc = venue().unwrap();
-            let markets = ["BTCUSDT", "ETHUSDT"]
-                .iter()
-                .map(|native| intern(mexc, Some(InstrumentKind::Spot), native).unwrap())
-                .collect();
-            Self { markets, books: HashMap::new() }
-        }
-
-        fn btc(&self) -> MarketRef {
-            MarketRef::clone(&self.markets[0])
-        }
-    }
-
-    impl SimContext for TestContext {
-        fn markets(&self) -> &[MarketRef] {
-            &self.markets
-        }
-
-        fn market(&self, native: &str) -> Option<MarketRef> {
-            self.markets.iter().find(|market| market.native.eq_ignore_ascii_case(native)).cloned()
-        }
-
-        fn book(&self, market: &MarketRef) -> SimBook {
-            self.books.get(&market.id).cloned().unwrap_or_default()
-        }
-
-        fn last_trade_id(&self, _market: &MarketRef) -> u64 {
-            0
-        }
-
-        fn now_ns(&self) -> u64 {
-            1_700_000_000_000_000_000
-        }
-    }
-
-    fn dec(text: &str) -> Decimal {
-        Decimal::parse(text).unwrap()
-    }
-
-    fn level(price: &str, qty: &str) -> Level {
-        Level { price: dec(price), qty: dec(qty) }
+    fn context() -> TestContext {
+        let eth = intern(venue().unwrap(), Some(InstrumentKind::Spot), "ETHUSDT").unwrap();
+        TestContext::new(vec![btc(), eth], 1_700_000_000_000_000_000)
     }
 
     /// The frames in `out` as (opcode, payload) (server frames: header, length, payload).
@@ -537,7 +494,7 @@ mod tests {
 
     #[test]
     fn requests_are_answered_as_mexc_does() {
-        let ctx = TestContext::new();
+        let ctx = context();
         let mut sim = MexcSim::new(venue().unwrap());
         assert_eq!(sim.on_open("/ws/v3", &ctx, &mut Outbox::default()).unwrap_err().0, 404);
         sim.on_open("/ws", &ctx, &mut Outbox::default()).unwrap();
@@ -592,7 +549,7 @@ mod tests {
 
     #[test]
     fn a_connection_holds_at_most_thirty_topics() {
-        let ctx = TestContext::new();
+        let ctx = context();
         let topics: Vec<String> = ["deals", "depth", "bookTicker"]
             .iter()
             .flat_map(|stream| ["100ms", "10ms"].map(|interval| (stream, interval)))
@@ -604,7 +561,7 @@ mod tests {
         assert_eq!(topics.len(), 12);
         let mut sim = client(&ctx, &topics.iter().map(String::as_str).collect::<Vec<_>>());
         // 18 more would make 30: the same symbols cannot, so fill with a market the test adds.
-        let mut wide = TestContext::new();
+        let mut wide = context();
         for index in 0..20 {
             let native = format!("C{index}USDT");
             wide.markets.push(intern(venue().unwrap(), Some(InstrumentKind::Spot), &native).unwrap());
@@ -630,12 +587,12 @@ mod tests {
 
     #[test]
     fn deals_are_protobuf_with_continuous_trade_ids() {
-        let ctx = TestContext::new();
+        let ctx = context();
         let mut sim = client(&ctx, &[DEALS]);
         let mut out = Outbox::default();
         for (trade_id, side) in [(41, Side::Sell), (42, Side::Buy)] {
             let trade = Happening::Trade {
-                market: ctx.btc(),
+                market: btc(),
                 price: dec("93220.00"),
                 qty: dec("0.04438243"),
                 side,
@@ -678,10 +635,10 @@ mod tests {
 
     #[test]
     fn depth_versions_chain_after_the_rest_snapshot_and_the_ticker_follows_the_top() {
-        let mut ctx = TestContext::new();
+        let mut ctx = context();
         let mut engine = SimBook::default();
         engine.apply(5, &[level("100.0", "1"), level("99.5", "2")], &[level("100.5", "3")]);
-        ctx.books.insert(ctx.btc().id, engine.clone());
+        ctx.books.insert(btc().id, engine.clone());
         let mut sim = client(&ctx, &[DEPTH, TICKER]);
         let (status, body) = sim.http_get("/api/v3/depth?symbol=BTCUSDT&limit=1000", &ctx).unwrap();
         assert_eq!(status, 200);
@@ -702,7 +659,7 @@ mod tests {
         let mut out = Outbox::default();
         for (update_id, bids, asks) in &changes {
             let change = Happening::Book {
-                market: ctx.btc(),
+                market: btc(),
                 update_id: *update_id,
                 bids: bids.clone(),
                 asks: asks.clone(),

@@ -8,6 +8,8 @@ pub mod gateio;
 pub mod kraken;
 pub mod mexc;
 pub mod okx;
+#[cfg(test)]
+pub(crate) mod testing;
 
 use super::SimError;
 use crate::model::Venue;

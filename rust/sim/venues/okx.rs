@@ -507,40 +507,9 @@ mod tests {
     use super::*;
     use crate::model::market::intern;
     use crate::model::{Decimal, Event, Side};
+    use crate::sim::venues::testing::{TestContext, dec, level};
     use crate::venues::okx::Okx;
     use crate::venues::{Adapter, Control};
-
-    struct Ctx {
-        markets: Vec<MarketRef>,
-        books: HashMap<u32, SimBook>,
-        now_ns: std::cell::Cell<u64>,
-    }
-
-    impl SimContext for Ctx {
-        fn markets(&self) -> &[MarketRef] {
-            &self.markets
-        }
-        fn market(&self, native: &str) -> Option<MarketRef> {
-            self.markets.iter().find(|market| &*market.native == native).cloned()
-        }
-        fn book(&self, market: &MarketRef) -> SimBook {
-            self.books.get(&market.id).cloned().unwrap_or_default()
-        }
-        fn last_trade_id(&self, _market: &MarketRef) -> u64 {
-            0
-        }
-        fn now_ns(&self) -> u64 {
-            self.now_ns.get()
-        }
-    }
-
-    fn dec(text: &str) -> Decimal {
-        Decimal::parse(text).unwrap()
-    }
-
-    fn level(price: &str, qty: &str) -> Level {
-        Level { price: dec(price), qty: dec(qty) }
-    }
 
     fn btc() -> MarketRef {
         intern(Venue::Okx, None, "BTC-USDT").unwrap()
@@ -551,16 +520,14 @@ mod tests {
     }
 
     /// Two markets; BTC-USDT's book holds 30 levels a side at update 10.
-    fn ctx() -> Ctx {
+    fn ctx() -> TestContext {
         let mut book = SimBook::default();
         let bids: Vec<Level> = (0..30).map(|i| level(&format!("{}.5", 100 - i), "1.25")).collect();
         let asks: Vec<Level> = (0..30).map(|i| level(&format!("{}.50", 101 + i), "2")).collect();
         book.apply(10, &bids, &asks);
-        Ctx {
-            markets: vec![btc(), swap()],
-            books: HashMap::from([(btc().id, book)]),
-            now_ns: std::cell::Cell::new(1_700_000_000_000_000_000),
-        }
+        TestContext::new(vec![btc(), swap()], 1_700_000_000_000_000_000)
+            .exact_symbols()
+            .with_book(&btc(), book)
     }
 
     /// The text payloads of the server frames in `out` (unmasked, as the engine writes them).
@@ -584,7 +551,7 @@ mod tests {
     struct Client {
         sim: OkxSim,
         adapter: Okx,
-        ctx: Ctx,
+        ctx: TestContext,
         /// The client's own book, built from what it parsed.
         bids: BTreeMap<Decimal, Decimal>,
         asks: BTreeMap<Decimal, Decimal>,
@@ -795,7 +762,7 @@ mod tests {
         };
         assert_eq!(request_id, Some(480));
         assert!(reason.starts_with("60014"));
-        client.ctx.now_ns.set(client.ctx.now_ns.get() + HOUR_NS);
+        client.ctx.advance(HOUR_NS);
         assert_eq!(
             client.subscribe(481, &[(btc(), Channel::Trades)])[0].0,
             Control::Ack { request_id: Some(481) }
