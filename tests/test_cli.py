@@ -20,16 +20,27 @@ from tickwire import Simulator
 VENUES = ("binance", "bybit", "okx", "coinbase", "kraken")
 
 
-def test_demo_runs_every_venue_and_exits_cleanly() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "tickwire", "demo", "--duration", "3", "--rate", "1000"],
-        capture_output=True,
+def test_demo_runs_every_venue_and_exits_cleanly_with_the_dashboard_answering_meanwhile() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tickwire", "demo", "--duration", "4", "--rate", "1000", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=60,
-        check=False,
     )
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        match = re.search(r"dashboard (http://\S+)", first)
+        assert match, first
+        with urllib.request.urlopen(match.group(1), timeout=5) as response:  # noqa: S310 - loopback
+            assert response.status == 200 and b"<html" in response.read().lower()
+        rest, errors = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, errors
+    lines = rest.splitlines()
     for venue in VENUES:
         last = [line for line in lines if line.startswith(venue)][-1]
         assert " connected " in last, last
