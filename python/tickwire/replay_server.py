@@ -30,10 +30,10 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from . import _core
 from .exceptions import ParseError
 from .recording import Record, Recording
 from .venue_replies import VenueReplies, venue_replies
+from .venues import parse
 
 __all__ = ["ReplayServer"]
 
@@ -66,15 +66,15 @@ class ReplayServer:
     Raises:
         OSError: The file cannot be read.
         RecordingError: The file is no capture log.
-        ValueError: ``speed`` is not above 0, or the log is of a venue written in Python (the
-            server answers requests as the built-in venues do).
+        ValueError: ``speed`` is not above 0, or the log is of a venue whose answers the server
+            does not know (a venue of your own written in Python).
     """
 
     def __init__(self, path: str | Path, *, speed: float | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
         if speed is not None and not speed > 0:
             raise ValueError(f"speed must be above 0 or None (as fast as possible), not {speed!r}")
         self.recording = Recording(path)
-        venue_replies(self.recording.header.venue)  # a venue it cannot answer for: refused now
+        venue_replies(self.recording.header.venue)  # a venue it cannot answer as: refused now
         self.speed = speed
         self.finished = asyncio.Event()
         self.frames_sent = 0
@@ -217,7 +217,7 @@ class ReplayServer:
                 answers += 1
                 continue
             with contextlib.suppress(ParseError):
-                if _core.parse(header.venue, record.data, header.kind):
+                if parse(header.venue, record.data, header.kind):
                     break
         return lead, answers
 

@@ -1,4 +1,4 @@
-"""How each built-in venue answers a client's requests: what :class:`~tickwire.ReplayServer`
+"""How each venue answers a client's requests (the five built-in ones, Gate.io and MEXC): what :class:`~tickwire.ReplayServer`
 says to a feed while it plays a capture log back.
 
 A capture log holds what the venue sent the *recorder*, including its answers to the
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import time
 from typing import Any
 
 import msgspec
@@ -209,12 +210,50 @@ class _Coinbase(VenueReplies):
         return _SEQUENCE.sub(f'"sequence_num":{number}', frame, count=1)
 
 
+class _Gateio(VenueReplies):
+    def _answer(self, request: str | bytes) -> tuple[list[str], bool]:
+        message = _json(request)
+        if not isinstance(message, dict):
+            return [], False
+        now = time.time()
+        base = {"time": int(now), "time_ms": int(now * 1000), "id": message.get("id"), "conn_id": "replay"}
+        if message.get("channel") == "spot.ping":
+            return [_encode.encode(base | {"channel": "spot.pong", "event": "", "error": None, "result": None}).decode()], False
+        event = message.get("event")
+        if event not in ("subscribe", "unsubscribe"):
+            return [], False
+        reply = base | {"channel": message.get("channel"), "event": event, "error": None, "result": {"status": "success"}}
+        return [_encode.encode(reply).decode()], True
+
+    def is_answer(self, frame: str | bytes) -> bool:
+        return isinstance(frame, str) and '"event":"update"' not in frame[:160]
+
+
+class _Mexc(VenueReplies):
+    def _answer(self, request: str | bytes) -> tuple[list[str], bool]:
+        message = _json(request)
+        if not isinstance(message, dict):
+            return [], False
+        method = message.get("method")
+        if method == "PING":
+            return ['{"id":0,"code":0,"msg":"PONG"}'], False
+        if method not in ("SUBSCRIPTION", "UNSUBSCRIPTION"):
+            return [], False
+        topics = ",".join(str(topic) for topic in message.get("params") or [])
+        return [_encode.encode({"id": 0, "code": 0, "msg": topics}).decode()], True
+
+    def is_answer(self, frame: str | bytes) -> bool:
+        return isinstance(frame, str)  # MEXC's data is all binary; its text frames answer
+
+
 _REPLIES: dict[str, type[VenueReplies]] = {
     "binance": _Binance,
     "bybit": _Bybit,
     "okx": _Okx,
     "coinbase": _Coinbase,
     "kraken": _Kraken,
+    "gateio": _Gateio,
+    "mexc": _Mexc,
 }
 
 
@@ -223,4 +262,4 @@ def venue_replies(venue: str) -> VenueReplies:
     try:
         return _REPLIES[venue]()
     except KeyError:
-        raise ValueError(f"no replay for venue {venue!r}; built-in venues: {', '.join(_REPLIES)}") from None
+        raise ValueError(f"no replay for venue {venue!r}; the replay server answers as {', '.join(_REPLIES)} do") from None
