@@ -20,13 +20,10 @@ from tickwire import Simulator
 VENUES = ("binance", "bybit", "okx", "coinbase", "kraken")
 
 
-def test_demo_runs_every_venue_and_exits_cleanly_with_the_dashboard_answering_meanwhile() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tickwire", "demo", "--duration", "4", "--rate", "1000", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def run_fetching_the_dashboard(*args: str) -> str:
+    """Runs ``tickwire *args``, whose first line names the dashboard's URL; fetches the page
+    while the command runs; returns the rest of its stdout once it has exited 0."""
+    process = subprocess.Popen([sys.executable, "-m", "tickwire", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
         first = process.stdout.readline()
@@ -40,6 +37,11 @@ def test_demo_runs_every_venue_and_exits_cleanly_with_the_dashboard_answering_me
             process.kill()
             process.wait()
     assert process.returncode == 0, errors
+    return rest
+
+
+def test_demo_runs_every_venue_and_exits_cleanly_with_the_dashboard_answering_meanwhile() -> None:
+    rest = run_fetching_the_dashboard("demo", "--duration", "4", "--rate", "1000", "--port", "0")
     lines = rest.splitlines()
     for venue in VENUES:
         last = [line for line in lines if line.startswith(venue)][-1]
@@ -135,25 +137,7 @@ def test_demo_refuses_a_bad_duration() -> None:
 
 
 def test_serve_runs_the_server_fed_by_the_simulator_and_the_dashboard_answers() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tickwire", "serve", "--port", "0", "--venues", "binance,kraken", "--duration", "4"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        first = process.stdout.readline()
-        match = re.search(r"dashboard (http://\S+)", first)
-        assert match, first
-        with urllib.request.urlopen(match.group(1), timeout=5) as response:  # noqa: S310 - loopback
-            assert response.status == 200 and b"<html" in response.read().lower()
-        rest, errors = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert process.returncode == 0, errors
+    rest = run_fetching_the_dashboard("serve", "--port", "0", "--venues", "binance,kraken", "--duration", "4")
     counters = [line for line in rest.splitlines() if line.startswith("clients")]
     assert counters and int(re.search(r"published\s+([\d,]+)", counters[-1]).group(1).replace(",", "")) > 100  # type: ignore[union-attr]
 
