@@ -314,3 +314,24 @@ def test_feed_refuses_bad_book_settings() -> None:
         tickwire.Feed(book_stale_after=0)
     with pytest.raises(ValueError, match="resync_max"):
         tickwire.Feed(resync_max=0)
+
+
+async def test_stopping_the_feed_ends_its_books_without_book_invalid_callbacks() -> None:
+    """A feed's own stop is no lost connection: no BookInvalid reaches the handlers, yet a
+    view read afterwards no longer claims a book that nobody maintains."""
+    async with tickwire.Simulator(["binance", "gateio"], ["BTC/USDT"], rate=1_000) as sim:
+        feed = tickwire.Feed(urls=sim.urls())
+        invalid: list[BookInvalid] = []
+        feed.on_book_invalid(invalid.append)
+        feed.subscribe("binance", ["BTC/USDT"], ["book"])
+        feed.subscribe("gateio", ["BTC/USDT"], ["book"])
+        views = [feed.book("binance", "BTC/USDT"), feed.book("gateio", "BTC/USDT")]
+        async with feed:
+            await wait_for(lambda: all(view.is_valid for view in views), 10.0, "both books valid")
+        assert invalid == []
+        assert [view.reason for view in views] == ["disconnected", "disconnected"]
+        # Started again, a lost connection is reported as ever.
+        async with feed:
+            await wait_for(lambda: all(view.is_valid for view in views), 10.0, "both books valid again")
+            sim.inject("gateio", "disconnect")
+            await wait_for(lambda: any(i.venue == "gateio" for i in invalid), 10.0, "the lost connection reported")

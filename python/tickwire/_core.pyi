@@ -634,6 +634,11 @@ class Dispatch:
         venue's (books first); returns the other items, in order."""
     def disconnected(self) -> None:
         """A Python venue's connection was lost: its books become invalid."""
+    def stop(self) -> None:
+        """The feed stops: a closing connection invalidates the books without ``BookInvalid``
+        callbacks."""
+    def start(self) -> None:
+        """The feed (re)starts: lost connections reach the ``BookInvalid`` handlers again."""
     def apply_snapshot(self, market_id: int, body: bytes) -> None:
         """Apply a Binance REST depth snapshot body; ``ParseError`` (and a refetch) if it is none."""
     def snapshot_failed(self, market_id: int) -> None:

@@ -717,9 +717,10 @@ class Feed:
         return self._add("ticker", callback)
 
     def on_book_invalid(self, callback: _Callback) -> _Callback:
-        """Call ``callback(invalid)`` with a :class:`~tickwire.BookInvalid` whenever a book of a
-        built-in venue can no longer be trusted (in the place of the update that broke it); a
-        snapshot ``BookUpdate`` follows once it has resynced. Usable as a decorator."""
+        """Call ``callback(invalid)`` with a :class:`~tickwire.BookInvalid` whenever a book can
+        no longer be trusted (in the place of the update that broke it); a snapshot
+        ``BookUpdate`` follows once it has resynced. The feed's own :meth:`stop` ends its books
+        without calling it (their views then read ``disconnected``). Usable as a decorator."""
         return self._add("book_invalid", callback)
 
     def broadcast(self, server: Server | None) -> None:
@@ -849,6 +850,7 @@ class Feed:
             self._call(strategy.on_start, self)
 
     def _open(self, link: _Link) -> None:
+        link.dispatch.start()
         link.session = link.open(self)
         loop = asyncio.get_running_loop()
         link.pump = loop.create_task(self._pump(link), name=f"tickwire-subscribe-{link.name}")
@@ -867,6 +869,8 @@ class Feed:
             if task is not None:
                 task.cancel()
         self._resyncs.clear()
+        for link in self._links.values():
+            link.dispatch.stop()  # our own close: the books end without BookInvalid callbacks
         # At once: a silent peer keeps its session's close waiting for close_timeout.
         await asyncio.gather(*(link.session.close() for link in self._links.values() if link.session is not None))
         for strategy in self._strategies:

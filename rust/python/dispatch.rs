@@ -18,6 +18,7 @@
 //! it runs. Processing times are recorded once per pass, never while a handler runs, so a
 //! handler may read the metrics.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use pyo3::exceptions::PyValueError;
@@ -142,6 +143,9 @@ pub struct PyDispatch {
     counters: Mutex<Counters>,
     /// Only the interpreter's thread takes it, never while Python code runs.
     books: Mutex<BookKeeper>,
+    /// Set when the feed stops: the books go invalid with the closing connection as ever, but
+    /// no `BookInvalid` reaches the handlers for a stop the feed asked for itself.
+    stopping: AtomicBool,
 }
 
 /// The name `add` and `remove` take for `BookInvalid` handlers.
@@ -293,6 +297,16 @@ impl PyDispatch {
         Ok(())
     }
 
+    /// A lost connection: every book of the session becomes invalid, in stream order.
+    fn invalidate_all(&self, py: Python<'_>, tables: &Tables) -> PyResult<()> {
+        let invalid = self.books().disconnect(monotonic_ns());
+        self.bridge_invalid(tables, &invalid);
+        if self.stopping.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        Self::deliver_invalid(py, tables, invalid)
+    }
+
     fn add_counters(&self, counters: &Counters) {
         let mut total = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
         total.events += counters.events;
@@ -408,9 +422,7 @@ pub fn dispatch_market(py: Python<'_>, inbox: &Inbox, dispatch: &PyDispatch) -> 
             }
             Payload::Event(event) => {
                 if matches!(event, SessionEvent::Disconnected { .. } | SessionEvent::GaveUp { .. }) {
-                    let invalid = dispatch.books().disconnect(monotonic_ns());
-                    dispatch.bridge_invalid(&tables, &invalid);
-                    PyDispatch::deliver_invalid(py, &tables, invalid)?;
+                    dispatch.invalidate_all(py, &tables)?;
                 }
                 let event = session_event_to_python(py, event)?;
                 if let Some(feed) = &tables.feed {
@@ -490,6 +502,7 @@ impl PyDispatch {
             url,
             counters: Mutex::default(),
             books: Mutex::new(books),
+            stopping: AtomicBool::new(false),
         })
     }
 
@@ -640,10 +653,18 @@ impl PyDispatch {
     /// The session of a venue written in Python lost its connection: its books become invalid
     /// (`BookInvalid` with reason `disconnected`), in stream order.
     fn disconnected(&self, py: Python<'_>) -> PyResult<()> {
-        let tables = self.tables();
-        let invalid = self.books().disconnect(monotonic_ns());
-        self.bridge_invalid(&tables, &invalid);
-        Self::deliver_invalid(py, &tables, invalid)
+        self.invalidate_all(py, &self.tables())
+    }
+
+    /// The feed is stopping: the connection's end invalidates the books without telling the
+    /// `BookInvalid` handlers (the broadcast server still learns it).
+    fn stop(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
+    }
+
+    /// The feed starts again: `BookInvalid` handlers hear of lost connections again.
+    fn start(&self) {
+        self.stopping.store(false, Ordering::Relaxed);
     }
 
     /// Applies the body of a Binance REST depth snapshot (`GET /api/v3/depth`) to market
