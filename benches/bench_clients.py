@@ -480,15 +480,45 @@ async def open_client(client: Client, url: str, on_message: Callback | BatchCall
     await asyncio.wait_for(client.open(url, on_message), _OPEN_TIMEOUT_S + 5)
 
 
-async def run_throughput(client: Client, url: str, expected: int, *, decode: bool, stall_s: float, limit_s: float) -> dict[str, Any]:
-    """Messages/s and CPU/message from "go" to the sentinel, all delivered to a Python callback."""
-    loop = asyncio.get_running_loop()
-    finished: asyncio.Future[tuple[int, int, Message]] = loop.create_future()
-    count = 0
+def _sentinel_clock() -> tuple[asyncio.Future[tuple[int, int, Message]], Callable[[Message], None]]:
+    """A future and the ``finish(sentinel)`` that sets it, once, to the wall and CPU clocks and
+    the sentinel."""
+    finished: asyncio.Future[tuple[int, int, Message]] = asyncio.get_running_loop().create_future()
 
     def finish(message: Message) -> None:
         if not finished.done():
             finished.set_result((time.perf_counter_ns(), cpu_ns(), message))
+
+    return finished, finish
+
+
+async def _timed_run(
+    client: Client, finished: asyncio.Future[tuple[int, int, Message]], count: Callable[[], int], expected: int, *, stall_s: float, limit_s: float
+) -> tuple[dict[str, Any], Message]:
+    """Sends "go" and waits for ``finished`` (see :func:`_sentinel_clock`); checks that ``count()``
+    messages reached the callback; messages/s and CPU/message from "go" to the sentinel, and the
+    sentinel."""
+    wall0, cpu0 = time.perf_counter_ns(), cpu_ns()
+    await client.send("go")
+    wall1, cpu1, sentinel = await guard(finished, count, stall_s=stall_s, limit_s=limit_s, ended=client.wait_closed())
+    n = count()
+    if n != expected:
+        raise BenchError(f"received {n} of {expected} messages")
+    elapsed = (wall1 - wall0) / 1e9
+    result = {
+        "messages": n,
+        "seconds": elapsed,
+        "msgs_per_s": n / elapsed,
+        "cpu_us_per_msg": (cpu1 - cpu0) / 1000 / n,
+        "cpu_share": (cpu1 - cpu0) / (wall1 - wall0),
+    }
+    return result, sentinel
+
+
+async def run_throughput(client: Client, url: str, expected: int, *, decode: bool, stall_s: float, limit_s: float) -> dict[str, Any]:
+    """Messages/s and CPU/message from "go" to the sentinel, all delivered to a Python callback."""
+    finished, finish = _sentinel_clock()
+    count = 0
 
     # Two callbacks rather than one with a flag, so the raw one carries no decode branch.
     if decode:
@@ -529,19 +559,7 @@ async def run_throughput(client: Client, url: str, expected: int, *, decode: boo
                 count += 1
 
     await open_client(client, url, on_batch if client.batched else on_message)
-    wall0, cpu0 = time.perf_counter_ns(), cpu_ns()
-    await client.send("go")
-    wall1, cpu1, sentinel = await guard(finished, lambda: count, stall_s=stall_s, limit_s=limit_s, ended=client.wait_closed())
-    if count != expected:
-        raise BenchError(f"received {count} of {expected} messages")
-    elapsed = (wall1 - wall0) / 1e9
-    result = {
-        "messages": count,
-        "seconds": elapsed,
-        "msgs_per_s": count / elapsed,
-        "cpu_us_per_msg": (cpu1 - cpu0) / 1000 / count,
-        "cpu_share": (cpu1 - cpu0) / (wall1 - wall0),
-    }
+    result, sentinel = await _timed_run(client, finished, lambda: count, expected, stall_s=stall_s, limit_s=limit_s)
     fields = (sentinel.decode() if isinstance(sentinel, bytes) else sentinel).split()
     if len(fields) == 3:
         # The server's own CPU/wall while sending: shows whether it could have been the limit.
@@ -553,14 +571,9 @@ async def run_typed(client: Client, url: str, expected: int, *, stall_s: float, 
     """Messages/s to a callback that receives each trade as a typed object and reads its price
     as a float: tickwire's Feed hands ``tickwire.Trade`` objects; every other client decodes
     each message with msgspec into a ``Trade`` struct and calls the same callback."""
-    loop = asyncio.get_running_loop()
-    finished: asyncio.Future[tuple[int, int, Message]] = loop.create_future()
+    finished, finish = _sentinel_clock()
     count = 0
     total = 0.0
-
-    def finish(message: Message) -> None:
-        if not finished.done():
-            finished.set_result((time.perf_counter_ns(), cpu_ns(), message))
 
     if client.typed:
 
@@ -587,19 +600,8 @@ async def run_typed(client: Client, url: str, expected: int, *, stall_s: float, 
                 on_message(message)
 
         await open_client(client, url, on_batch if client.batched else on_message)
-    wall0, cpu0 = time.perf_counter_ns(), cpu_ns()
-    await client.send("go")
-    wall1, cpu1, _ = await guard(finished, lambda: count, stall_s=stall_s, limit_s=limit_s, ended=client.wait_closed())
-    if count != expected:
-        raise BenchError(f"received {count} of {expected} messages")
-    elapsed = (wall1 - wall0) / 1e9
-    return {
-        "messages": count,
-        "seconds": elapsed,
-        "msgs_per_s": count / elapsed,
-        "cpu_us_per_msg": (cpu1 - cpu0) / 1000 / count,
-        "cpu_share": (cpu1 - cpu0) / (wall1 - wall0),
-    }
+    result, _ = await _timed_run(client, finished, lambda: count, expected, stall_s=stall_s, limit_s=limit_s)
+    return result
 
 
 async def run_latency(client: Client, url: str, expected: int, *, warmup: int, stall_s: float, limit_s: float) -> dict[str, Any]:

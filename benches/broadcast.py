@@ -64,14 +64,11 @@ import argparse
 import asyncio
 import base64
 import functools
-import importlib.metadata
 import json
 import multiprocessing
 import os
-import platform
 import re
 import resource
-import shlex
 import socket
 import sys
 import time
@@ -86,9 +83,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import msgspec  # noqa: E402
 
 from bench_clients import BenchError, cpu_ns, import_tickwire, percentiles  # noqa: E402
-from compare import tickwire_version  # noqa: E402
 from book_bench import process_cpu_ns  # noqa: E402
 from firehose import new_event_loop, pin_to_cpu  # noqa: E402
+import report  # noqa: E402
+from report import Column, Results  # noqa: E402
 
 SERVERS = ("tickwire", "websockets", "picows")
 BASELINE = "websockets"
@@ -108,7 +106,6 @@ _LISTEN_BACKLOG = 2048
 _OPEN_TIMEOUT_S = 10.0
 _START_TIMEOUT_S = 20.0
 _REQUEST_TIMEOUT_S = 30.0
-_REAP_TIMEOUT_S = 5.0
 _POLL_S = 0.01
 _TICK_S = 0.001
 # A run where the client used more of its CPU than this may be bounded by the client.
@@ -662,7 +659,7 @@ class Worker:
         try:
             answer: dict[str, Any] = self._conn.recv()
         except EOFError:
-            self.process.join(_REAP_TIMEOUT_S)
+            self.process.join(report.REAP_TIMEOUT_S)
             raise BenchError(f"{self.name} exited during {what} (exit code {self.process.exitcode})") from None
         if not answer.pop("ok"):
             raise BenchError(f"{self.name}, {what}: {answer['error']}")
@@ -674,20 +671,12 @@ class Worker:
             self._conn.send(("stop",))
         except OSError:
             pass  # already gone
-        self.process.join(_REAP_TIMEOUT_S)
-        if self.process.is_alive():
-            self.process.terminate()
-            self.process.join(_REAP_TIMEOUT_S)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join(_REAP_TIMEOUT_S)
+        report.reap(self.process)
         self._conn.close()
 
 
 def rss_bytes(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        line = next(line for line in status if line.startswith("VmRSS:"))
-    return int(line.split()[1]) * 1024
+    return report.rss_kib(pid) * 1024
 
 
 @dataclass
@@ -828,67 +817,29 @@ def summary(result: dict[str, Any]) -> str:
 # -- report ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Column:
-    title: str
-    step: str
-    key: str
-    fmt: Callable[[float], str]
-
-
-def _rate(v: float) -> str:
-    return f"{v / 1000:,.0f}k"
-
-
-def _us(v: float) -> str:
-    return f"{v:,.1f}" if v < 100 else f"{v:,.0f}"
-
-
-def _pct(v: float) -> str:
-    return f"{100 * v:.0f}"
-
-
 def columns(args: argparse.Namespace) -> tuple[tuple[Column, ...], tuple[Column, ...]]:
-    main = [Column(f"deliv/s {n}", f"saturation_{n}", "deliveries_per_s", _rate) for n in args.clients]
+    main = [Column(f"deliv/s {n}", f"saturation_{n}", "deliveries_per_s", report.rate) for n in args.clients]
     main += [Column(f"CPU µs/deliv {n}", f"saturation_{n}", "server_cpu_us_per_delivery", lambda v: f"{v:.3f}") for n in args.clients]
     main += [
-        Column("lat p50 µs", "latency", "p50_us", _us),
-        Column("lat p99 µs", "latency", "p99_us", _us),
+        Column("lat p50 µs", "latency", "p50_us", report.us),
+        Column("lat p99 µs", "latency", "p99_us", report.us),
         Column("idle KB/client", "idle", "bytes_per_client", lambda v: f"{v / 1024:,.1f}"),
     ]
-    detail = [Column(f"server CPU % {n}", f"saturation_{n}", "server_cpu_share", _pct) for n in args.clients]
-    detail += [Column(f"client CPU % {n}", f"saturation_{n}", "client_cpu_share", _pct) for n in args.clients]
+    detail = [Column(f"server CPU % {n}", f"saturation_{n}", "server_cpu_share", report.pct) for n in args.clients]
+    detail += [Column(f"client CPU % {n}", f"saturation_{n}", "client_cpu_share", report.pct) for n in args.clients]
     detail += [Column(f"msgs/read {n}", f"saturation_{n}", "messages_per_read", lambda v: f"{v:,.1f}") for n in args.clients]
     detail += [Column(f"msgs/client {n}", f"saturation_{n}", "received_per_client", lambda v: f"{v:,.0f}") for n in args.clients]
     detail += [
-        Column("lat p99.9 µs", "latency", "p99.9_us", _us),
-        Column("lat max µs", "latency", "max_us", _us),
-        Column("client CPU % lat", "latency", "client_cpu_share", _pct),
+        Column("lat p99.9 µs", "latency", "p99.9_us", report.us),
+        Column("lat max µs", "latency", "max_us", report.us),
+        Column("client CPU % lat", "latency", "client_cpu_share", report.pct),
     ]
     return tuple(main), tuple(detail)
 
 
-def _cell(results: dict[str, dict[str, dict[str, Any]]], name: str, col: Column, with_ratio: bool) -> str:
-    result = results[name].get(col.step)
-    if result is None:
-        return "-"
-    if not result["ok"]:
-        return "FAILED"
-    value = result[col.key]
-    text = col.fmt(value)
-    base = results.get(BASELINE, {}).get(col.step)
-    if with_ratio and base is not None and base["ok"] and base.get(col.key):
-        text += f" ({value / base[col.key]:.2f}x)"
-    return text
-
-
-def render_table(results: dict[str, dict[str, dict[str, Any]]], cols: tuple[Column, ...], with_ratio: bool) -> str:
-    rows = [["server", *(c.title for c in cols)]]
-    rows += [[name, *(_cell(results, name, c, with_ratio) for c in cols)] for name in results]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))) for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+def render_table(results: Results, cols: tuple[Column, ...], with_ratio: bool) -> str:
+    """Every column; with ``with_ratio``, each value's ratio to the baseline's."""
+    return report.render_table(results, cols, first="server", baseline=BASELINE if with_ratio else None)
 
 
 def _ok(results: dict[str, dict[str, dict[str, Any]]], name: str, step: str) -> dict[str, Any] | None:
@@ -949,11 +900,7 @@ def print_report(results: dict[str, dict[str, dict[str, Any]]], args: argparse.N
             print(f"\n{title}:")
             for line in lines:
                 print(f"  {line}")
-    failures = [(name, step, r["error"]) for name, by_step in results.items() for step, r in by_step.items() if not r["ok"]]
-    if failures:
-        print("\nfailures:")
-        for name, step, error in failures:
-            print(f"  {name} / {step}: {error}")
+    report.print_failures(results)
     print(flush=True)
 
 
@@ -1000,42 +947,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _version(package: str) -> str:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
-
-
 def environment(args: argparse.Namespace) -> dict[str, Any]:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), "?")
     sample = Envelope().encode(market_data(0))
-    return {
-        "command": shlex.join([sys.executable, *sys.argv]),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpu_model": model,
-        "cpus_available": sorted(os.sched_getaffinity(0)),
-        "loadavg": os.getloadavg(),
-        "message_bytes": len(sample),
-        "versions": {"tickwire": tickwire_version(), **{p: _version(p) for p in ("websockets", "picows", "uvloop", "msgspec")}},
-    }
+    return report.environment(("websockets", "picows", "uvloop", "msgspec"), message_bytes=len(sample))
 
 
 def print_header(env: dict[str, Any], args: argparse.Namespace) -> None:
-    print(f"command:  {env['command']}")
-    print(f"machine:  {env['cpu_model']}, CPUs {env['cpus_available']}, {env['platform']}, load {' '.join(f'{x:.2f}' for x in env['loadavg'])}")
-    print(f"pinning:  each server (all its threads) on CPU {args.server_cpu}; the client process on CPU {args.client_cpu}")
-    print(f"python:   {env['python']}; " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()))
-    print(
-        f"runs:     MarketData messages of ~{env['message_bytes']} bytes; saturation {args.seconds:g} s with "
+    report.print_header(
+        env,
+        f"each server (all its threads) on CPU {args.server_cpu}; the client process on CPU {args.client_cpu}",
+        f"MarketData messages of ~{env['message_bytes']} bytes; saturation {args.seconds:g} s with "
         f"{', '.join(f'{n:,}' for n in args.clients)} clients (batch {args.batch}, window {args.window}, "
         f"queue_soft_limit 10**9: nothing conflated); latency {args.rate:,} msg/s to {args.latency_clients:,} clients "
-        f"for {args.latency_seconds:g} s after {args.latency_warmup:g} s; idle RSS with {args.idle_clients:,} clients"
+        f"for {args.latency_seconds:g} s after {args.latency_warmup:g} s; idle RSS with {args.idle_clients:,} clients",
     )
-    if env["loadavg"][0] > 0.5:
-        print(f"warning:  load average {env['loadavg'][0]:.2f}: something else is running, numbers will be noisy")
-    print(flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1050,13 +975,12 @@ def main(argv: list[str] | None = None) -> int:
     ctx = multiprocessing.get_context("spawn")
     results = {kind: measure(ctx, kind, args) for kind in args.servers}
     print_report(results, args)
-    env["loadavg_after"] = os.getloadavg()
-    print(f"total {time.monotonic() - started:.0f} s; load average now {' '.join(f'{x:.2f}' for x in env['loadavg_after'])}")
+    report.print_total(env, started)
     if args.json is not None:
         params = {k: v for k, v in vars(args).items() if k != "json"}
         args.json.write_text(json.dumps({"environment": env, "params": params, "results": results}, indent=2) + "\n")
         print(f"results written to {args.json}")
-    return 0 if all(r["ok"] for by_step in results.values() for r in by_step.values()) else 1
+    return 0 if report.all_ok(results) else 1
 
 
 if __name__ == "__main__":

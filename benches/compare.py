@@ -54,16 +54,12 @@ machine otherwise idle.
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import json
 import multiprocessing
 import os
-import platform
-import shlex
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +68,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_clients  # noqa: E402
 import book_bench  # noqa: E402
 import firehose  # noqa: E402
+import report  # noqa: E402
+from report import Column, Results  # noqa: E402
 
 DEFAULT_CLIENTS = ("tickwire", "tickwire-batch", "tickwire-feed", "tickwire-pyvenue", "picows", "picows-pyvenue", "picows-float", "websockets", "aiohttp")
 #: Every client name, in the order results are shown.
@@ -86,52 +84,30 @@ QUICK = {"messages": 100_000, "latency_seconds": 1.0, "echo_count": 2_000, "book
 _SERVER_START_TIMEOUT_S = 15.0
 # Process start, imports and the closing handshake, on top of a scenario's own time limit.
 _PROCESS_OVERHEAD_S = 30.0
-_REAP_TIMEOUT_S = 5.0
 # A raw run should keep the client's CPU saturated; below this something else got in the way.
 _MIN_CPU_SHARE = 0.9
 
-
-@dataclass(frozen=True)
-class Column:
-    title: str
-    scenario: str
-    key: str
-    fmt: Callable[[float], str]
-
-
-def _rate(v: float) -> str:
-    return f"{v / 1000:,.0f}k"
-
-
-def _us(v: float) -> str:
-    return f"{v:,.1f}" if v < 100 else f"{v:,.0f}"
-
-
-def _cpu(v: float) -> str:
-    return f"{v:.2f}"
-
-
 COLUMNS = (
-    Column("raw msg/s", "raw", "msgs_per_s", _rate),
-    Column("decoded msg/s", "decoded", "msgs_per_s", _rate),
-    Column("typed msg/s", "typed", "msgs_per_s", _rate),
-    Column("typed CPU µs/msg", "typed", "cpu_us_per_msg", _cpu),
-    Column("CPU µs/msg", "raw", "cpu_us_per_msg", _cpu),
-    Column("lat p50 µs", "latency", "p50_us", _us),
-    Column("lat p99 µs", "latency", "p99_us", _us),
-    Column("echo p50 µs", "echo", "p50_us", _us),
-    Column("echo p99 µs", "echo", "p99_us", _us),
-    Column("book upd/s", "book", "updates_per_s", _rate),
-    Column("book CPU µs/upd", "book", "cpu_us_per_update", _cpu),
+    Column("raw msg/s", "raw", "msgs_per_s", report.rate),
+    Column("decoded msg/s", "decoded", "msgs_per_s", report.rate),
+    Column("typed msg/s", "typed", "msgs_per_s", report.rate),
+    Column("typed CPU µs/msg", "typed", "cpu_us_per_msg", report.cpu),
+    Column("CPU µs/msg", "raw", "cpu_us_per_msg", report.cpu),
+    Column("lat p50 µs", "latency", "p50_us", report.us),
+    Column("lat p99 µs", "latency", "p99_us", report.us),
+    Column("echo p50 µs", "echo", "p50_us", report.us),
+    Column("echo p99 µs", "echo", "p99_us", report.us),
+    Column("book upd/s", "book", "updates_per_s", report.rate),
+    Column("book CPU µs/upd", "book", "cpu_us_per_update", report.cpu),
 )
 DETAIL_COLUMNS = (
-    Column("lat p99.9 µs", "latency", "p99.9_us", _us),
-    Column("lat max µs", "latency", "max_us", _us),
-    Column("echo p99.9 µs", "echo", "p99.9_us", _us),
-    Column("client CPU % (raw)", "raw", "cpu_share", lambda v: f"{100 * v:.0f}"),
-    Column("server CPU % (raw)", "raw", "server_cpu_share", lambda v: f"{100 * v:.0f}"),
-    Column("client CPU % (book)", "book", "cpu_share", lambda v: f"{100 * v:.0f}"),
-    Column("server CPU % (book)", "book", "server_cpu_share", lambda v: f"{100 * v:.0f}"),
+    Column("lat p99.9 µs", "latency", "p99.9_us", report.us),
+    Column("lat max µs", "latency", "max_us", report.us),
+    Column("echo p99.9 µs", "echo", "p99.9_us", report.us),
+    Column("client CPU % (raw)", "raw", "cpu_share", report.pct),
+    Column("server CPU % (raw)", "raw", "server_cpu_share", report.pct),
+    Column("client CPU % (book)", "book", "cpu_share", report.pct),
+    Column("server CPU % (book)", "book", "server_cpu_share", report.pct),
 )
 
 
@@ -201,67 +177,22 @@ def scenario_params(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
 # -- environment --------------------------------------------------------------------------------
 
 
-def _version(package: str) -> str:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
-
-
-def tickwire_version() -> str:
-    """Without importing tickwire: the orchestrator must not depend on the built core."""
-    installed = _version("tickwire")
-    if installed != "not installed":
-        return installed
-    cores = sorted((Path(__file__).resolve().parent.parent / "python" / "tickwire").glob("_core*.so"))
-    return f"source tree, {cores[0].name}" if cores else "source tree, _core not built"
-
-
 def environment(args: argparse.Namespace) -> dict[str, Any]:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), "?")
-    return {
-        "command": shlex.join([sys.executable, *sys.argv]),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpu_model": model,
-        "cpus_available": sorted(os.sched_getaffinity(0)),
-        "loadavg": os.getloadavg(),
-        "server_cpu": args.server_cpu,
-        "client_cpu": args.client_cpu,
-        "versions": {
-            "tickwire": tickwire_version(),
-            **{p: _version(p) for p in ("picows", "aiofastnet", "websockets", "aiohttp", "uvloop", "msgspec", "sortedcontainers")},
-        },
-    }
+    packages = ("picows", "aiofastnet", "websockets", "aiohttp", "uvloop", "msgspec", "sortedcontainers")
+    return report.environment(packages, server_cpu=args.server_cpu, client_cpu=args.client_cpu)
 
 
 def print_header(env: dict[str, Any], args: argparse.Namespace) -> None:
-    print(f"command:  {env['command']}")
-    print(f"machine:  {env['cpu_model']}, CPUs {env['cpus_available']}, {env['platform']}, load {' '.join(f'{x:.2f}' for x in env['loadavg'])}")
-    print(f"pinning:  firehose server (simulator for book) on CPU {args.server_cpu}; each client process (all its threads) on CPU {args.client_cpu}")
-    print(f"python:   {env['python']}; " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()))
-    print(
-        f"runs:     {args.messages:,} messages per throughput run; latency {args.rate:,} msg/s for "
+    report.print_header(
+        env,
+        f"firehose server (simulator for book) on CPU {args.server_cpu}; each client process (all its threads) on CPU {args.client_cpu}",
+        f"{args.messages:,} messages per throughput run; latency {args.rate:,} msg/s for "
         f"{args.latency_seconds:g} s after {args.latency_warmup:g} s warm-up; {args.echo_count:,} echoes; "
-        f"book {args.book_seconds:g} s after {args.book_warmup:g} s warm-up on {len(book_bench.SYMBOLS)} Bybit markets"
+        f"book {args.book_seconds:g} s after {args.book_warmup:g} s warm-up on {len(book_bench.SYMBOLS)} Bybit markets",
     )
-    if env["loadavg"][0] > 0.5:
-        print(f"warning:  load average {env['loadavg'][0]:.2f}: something else is running, numbers will be noisy")
-    print(flush=True)
 
 
 # -- processes ----------------------------------------------------------------------------------
-
-
-def _reap(process: multiprocessing.process.BaseProcess) -> None:
-    """Make sure ``process`` is gone: wait briefly, then terminate, then kill (by its PID)."""
-    process.join(_REAP_TIMEOUT_S)
-    if process.is_alive():
-        process.terminate()
-        process.join(_REAP_TIMEOUT_S)
-    if process.is_alive():
-        process.kill()
-        process.join(_REAP_TIMEOUT_S)
 
 
 class ServerProcess:
@@ -300,7 +231,7 @@ class ServerProcess:
             self._control.send("stop")
         except OSError:
             pass  # already gone
-        _reap(self.process)
+        report.reap(self.process)
         self._control.close()
 
 
@@ -317,10 +248,10 @@ def run_client(ctx: Any, name: str, target: Callable[..., None], args: tuple[Any
         try:
             return receiver.recv()  # type: ignore[no-any-return]
         except EOFError:
-            process.join(_REAP_TIMEOUT_S)
+            process.join(report.REAP_TIMEOUT_S)
             return {"ok": False, "error": f"client process died without a result (exit code {process.exitcode})"}
     finally:
-        _reap(process)
+        report.reap(process)
         receiver.close()
 
 
@@ -392,33 +323,12 @@ def run_all(args: argparse.Namespace) -> dict[str, dict[str, dict[str, Any]]]:
 # -- report -------------------------------------------------------------------------------------
 
 
-def _cell(results: dict[str, dict[str, dict[str, Any]]], name: str, col: Column, with_ratio: bool) -> str:
-    result = results[name].get(col.scenario)
-    if result is None:
-        return "-"
-    if not result["ok"]:
-        return "FAILED"
-    value = result.get(col.key)
-    if value is None:
-        return "-"
-    text = col.fmt(value)
-    base = results.get(BASELINE, {}).get(col.scenario)
-    if with_ratio and base is not None and base["ok"] and base.get(col.key):
-        text += f" ({value / base[col.key]:.2f}x)"
-    return text
+def render_table(results: Results, columns: tuple[Column, ...], with_ratio: bool) -> str:
+    """The columns of the scenarios that ran; with ``with_ratio``, each value's ratio to the baseline's."""
+    return report.render_table(results, columns, first="client", baseline=BASELINE if with_ratio else None, hide_empty=True)
 
 
-def render_table(results: dict[str, dict[str, dict[str, Any]]], columns: tuple[Column, ...], with_ratio: bool) -> str:
-    shown = [c for c in columns if any(c.scenario in r for r in results.values())]
-    rows = [["client", *(c.title for c in shown)]]
-    rows += [[name, *(_cell(results, name, c, with_ratio) for c in shown)] for name in results]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))) for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def print_report(results: dict[str, dict[str, dict[str, Any]]]) -> None:
+def print_report(results: Results) -> None:
     print()
     print(render_table(results, COLUMNS, with_ratio=True))
     if BASELINE in results:
@@ -432,11 +342,7 @@ def print_report(results: dict[str, dict[str, dict[str, Any]]]) -> None:
                 f"\nwarning: {', '.join(starved)} used under {100 * _MIN_CPU_SHARE:.0f}% of a CPU in the {scenario} run: "
                 "another process took CPU time, or the client waited on the server; rerun on an idle machine"
             )
-    failures = [(n, s, r) for n, by_s in results.items() for s, r in by_s.items() if not r["ok"]]
-    if failures:
-        print("\nfailures:")
-        for name, scenario, result in failures:
-            print(f"  {name} / {scenario}: {result['error']}")
+    report.print_failures(results)
     print(flush=True)
 
 
@@ -451,12 +357,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     results = run_all(args)
     print_report(results)
-    env["loadavg_after"] = os.getloadavg()
-    print(f"total {time.monotonic() - started:.0f} s; load average now {' '.join(f'{x:.2f}' for x in env['loadavg_after'])}")
+    report.print_total(env, started)
     if args.json is not None:
         args.json.write_text(json.dumps({"environment": env, "params": scenario_params(args), "results": results}, indent=2) + "\n")
         print(f"results written to {args.json}")
-    return 0 if all(r["ok"] for by_s in results.values() for r in by_s.values()) else 1
+    return 0 if report.all_ok(results) else 1
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import collections
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -30,12 +31,13 @@ import tickwire
 from tickwire import protocol
 from tickwire.cli import DEMO_SYMBOLS
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from report import rss_kib  # noqa: E402
+
 
 def rss_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    return rss_kib() / 1024
 
 
 class Tally:
