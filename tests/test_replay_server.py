@@ -103,8 +103,10 @@ async def test_a_feed_on_the_replay_server_gets_the_recorded_market_data(tmp_pat
     # the recorded connection was lost.
     expected = [comparable(e) for e in recorded if isinstance(e, (Trade, BBO))]
     assert [comparable(e) for e in got] == expected and len(expected) > 100
-    assert [i.reason for i in invalid][:1] == ["disconnected"]
-    assert all(i.reason == "disconnected" for i in invalid)
+    # At most the one lost connection: replayed as fast as the feed reads, a book may not yet
+    # have synced when it comes (Binance's and MEXC's wait for their REST snapshot), and then
+    # there is no valid book to lose. Never a gap or a checksum failure.
+    assert [i.reason for i in invalid] in ([], ["disconnected"])
 
 
 async def test_the_binance_snapshot_is_the_recorded_one_and_unknown_paths_are_refused(tmp_path: Path) -> None:
