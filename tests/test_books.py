@@ -328,8 +328,8 @@ async def test_stopping_the_feed_ends_its_books_without_book_invalid_callbacks()
         views = [feed.book("binance", "BTC/USDT"), feed.book("gateio", "BTC/USDT")]
         async with feed:
             await wait_for(lambda: all(view.is_valid for view in views), 10.0, "both books valid")
+        await wait_for(lambda: [view.reason for view in views] == ["disconnected"] * 2, 5.0, "the books ended")
         assert invalid == []
-        assert [view.reason for view in views] == ["disconnected", "disconnected"]
         # Started again, a lost connection is reported as ever.
         async with feed:
             await wait_for(lambda: all(view.is_valid for view in views), 10.0, "both books valid again")
