@@ -84,7 +84,8 @@ async def test_every_trade_arrives_once_with_the_values_the_venue_sent(venue: st
             await asyncio.wait_for(_until_connected(feed, venue), LIMIT)
             reader = _raw_trades_gateio if venue == "gateio" else _raw_trades_mexc
             raw = await reader(sim.url(venue), 300)
-            await asyncio.sleep(0.2)  # the feed has read what the reader read
+            last_id = _as_trade_fields(venue, raw[-1])[0]
+            await asyncio.wait_for(_until(lambda: any(t.trade_id == last_id for t in trades)), LIMIT)
     by_id = {t.trade_id: t for t in trades}
     assert len(by_id) == len(trades), "a trade arrived twice"
     for fields in (_as_trade_fields(venue, r) for r in raw):
