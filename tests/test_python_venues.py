@@ -213,17 +213,23 @@ async def test_connection_behaviour_alone_headers_and_giving_up_on_a_revoked_key
         def should_reconnect(self, event: tickwire.SessionEvent) -> bool:
             return event.code != 4001
 
-    for venue_class, most in ((ToyVenue, None), (GivesUp, 1)):
+    for venue_class in (ToyVenue, GivesUp):
         revoking = ToyExchange(close_with=(4001, "key revoked"))
         async with revoking.server as server:
             feed = tickwire.Feed(reconnect=FAST)
             feed.add_venue(venue_class(url=server.url))
             async with feed:
-                await asyncio.sleep(0.8)
-        if most is None:
-            assert len(revoking.connections) >= 3  # the default reconnects
+                await asyncio.sleep(1.0)
+                seen = len(revoking.connections)
+                await asyncio.sleep(0.5)
+                later = len(revoking.connections)
+        if venue_class is ToyVenue:
+            assert later > seen >= 3  # the default goes on reconnecting
         else:
-            assert len(revoking.connections) == most  # told not to: one connection, no retry
+            # Told not to: the session is closed. The first retry after a lost connection is
+            # immediate and may already be under way when the venue is asked, so at most one
+            # more connection, and none after.
+            assert later == seen <= 2
 
 
 async def test_authentication_behaviour_alone_logs_in_first_on_every_private_connection() -> None:
@@ -316,7 +322,7 @@ async def test_heartbeat_behaviour_alone_sends_the_venue_ping() -> None:
             feed = tickwire.Feed(reconnect=FAST)
             feed.add_venue(venue_class(url=server.url))
             async with feed:
-                await asyncio.sleep(0.4)
+                await asyncio.sleep(0.6)
         pings = [r for r in exchange.connections[0]["requests"] if r["op"] == "ping"]
         assert (len(pings) >= 3) if pings_wanted else pings == []
 

@@ -78,7 +78,8 @@ class ConnectionBehaviour:
     def should_reconnect(self, event: SessionEvent) -> bool:
         """Whether to keep reconnecting after ``event`` (``disconnected`` or
         ``connect_failed``, with the close ``code``/``reason`` where there was one). ``False``
-        closes the venue's session for good (a venue saying the key was revoked, say).
+        closes the venue's session for good (a venue saying the key was revoked, say); the
+        session's first retry is immediate, so one more attempt may already be under way.
         Default: always reconnect."""
         return True
 
