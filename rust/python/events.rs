@@ -51,6 +51,11 @@ fn to_optional_decimal(py: Python<'_>, value: Option<Decimal>) -> PyResult<Optio
 /// A price or quantity given from Python: `str`, `int` or `decimal.Decimal` — not `float`,
 /// whose value is rarely the decimal its text shows.
 fn decimal_from_python(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Decimal> {
+    // The text a venue sent is the common case (every event a Python venue builds): read it
+    // in place, without the type checks and the `str()` call the other kinds need.
+    if let Ok(text) = value.cast::<PyString>() {
+        return Decimal::parse(text.to_str()?).map_err(|error| PyValueError::new_err(format!("{what}: {error}")));
+    }
     if value.is_instance_of::<PyFloat>() || value.is_instance_of::<PyBool>() {
         return Err(PyTypeError::new_err(format!(
             "{what} must be a str, int or decimal.Decimal, not float or bool"
