@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import os
 import resource
 
 import pytest
@@ -14,21 +13,10 @@ from websockets.asyncio.server import ServerConnection
 
 import tickwire
 
+from process_usage import open_fds, rss_kib
 from servers import WsServer
 
 CYCLES = 1_000
-
-
-def _open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
-
-
-def _rss_kib() -> int:
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS in /proc/self/status")
 
 
 async def _greet(ws: ServerConnection) -> None:
@@ -51,12 +39,12 @@ async def test_a_thousand_connect_close_cycles_leak_nothing() -> None:
         for i in range(50):  # warm-up: the runtime, allocator pools and the server settle
             await cycle(i)
         gc.collect()
-        fds, rss = _open_fds(), _rss_kib()
+        fds, rss = open_fds(), rss_kib()
         for i in range(CYCLES):
             await cycle(i)
         gc.collect()
         await asyncio.sleep(0.2)  # let the server side finish its closes
-        fds_after, rss_after = _open_fds(), _rss_kib()
+        fds_after, rss_after = open_fds(), rss_kib()
 
     assert fds_after - fds <= 2, f"{fds} fds before, {fds_after} after {CYCLES} cycles"
     # Each connection holds a 256 KiB read buffer while open; 1,000 leaked ones would be 250 MiB.

@@ -11,24 +11,14 @@ import asyncio
 import base64
 import os
 import resource
-from pathlib import Path
 
 import pytest
 
 import tickwire
 
+from process_usage import open_fds, rss_kib
+
 pytestmark = pytest.mark.timeout(120)
-
-
-def open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
-
-
-def rss_kib() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 async def open_client(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
