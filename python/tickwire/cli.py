@@ -54,14 +54,14 @@ from typing import Any
 from . import _core
 from ._core import BBO, BookUpdate, Ticker, Trade
 from .cli_view import Column, StatusView, ViewMode, view_mode
-from .events import CHANNELS, Channel
+from .events import CHANNELS, Balance, Channel, Fill, Order
 from .exceptions import SubscriptionError
 from .feed import Feed, _channels
 from .recording import Recorder, RecordingError, endpoint_of, event_fields, replay
 from .server import Server
 from .session import ReconnectPolicy, SessionEvent
 from .simulator import Simulator
-from .venues import registered_venues
+from .venues import Credentials, CredentialsError, registered_venues
 
 __all__ = ["main"]
 
@@ -110,13 +110,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             rate = 0 if args.rate == "max" else int(args.rate) if args.rate.isdigit() else -1
             if rate < 0:
                 parser.error("--rate must be a non-negative integer or 'max'")
+            venues = _split(args.venues)
             simulator = Simulator(
-                _split(args.venues),
+                venues,
                 _split(args.symbols),
                 rate=rate,
                 faults=args.faults,
                 seed=args.seed,
                 port_base=args.port_base,
+                credentials=_simulated_keys(venues),
             )
             asyncio.run(_simulate(simulator, args.duration, _mode(args)))
         elif args.command == "serve":
@@ -146,6 +148,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tickwire {args.command}: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+def _simulated_keys(venues: list[str]) -> dict[str, tuple[str, str]]:
+    """The key each simulated venue with private channels accepts: the one a feed would use,
+    from the environment (``TICKWIRE_<VENUE>_API_KEY`` and ``…_SECRET``), where it is set."""
+    keys = {}
+    for venue in venues:
+        venue_class = registered_venues().get(venue)
+        if venue_class is None or not venue_class.private_channels:
+            continue
+        try:
+            credentials = Credentials.from_env(venue)
+        except CredentialsError:
+            continue
+        keys[venue] = (credentials.key, credentials.secret_bytes().decode())
+        print(f"{venue}: private channels accept the key in $TICKWIRE_{venue.upper()}_API_KEY", file=sys.stderr)
+    return keys
 
 
 def _mode(args: argparse.Namespace) -> ViewMode:
@@ -229,20 +248,28 @@ def _positive(text: str) -> float | bool:
     return value if value > 0 else False
 
 
-def _printer(as_json: bool) -> Callable[[Trade | BBO | BookUpdate | Ticker], object]:
+def _printer(as_json: bool) -> Callable[[Trade | BBO | BookUpdate | Ticker | Order | Balance | Fill], object]:
     write = sys.stdout.write
     if as_json:
         return lambda event: write(json.dumps(event_fields(event)) + "\n")
     return lambda event: write(event_line(event) + "\n")
 
 
-def event_line(event: Trade | BBO | BookUpdate | Ticker) -> str:
+def event_line(event: Trade | BBO | BookUpdate | Ticker | Order | Balance | Fill) -> str:
     """A readable line for ``event``: exchange time (UTC), venue, symbol, kind, the numbers."""
-    stamp = (
-        datetime.datetime.fromtimestamp(event.exchange_time_ns / 1e9, datetime.UTC).strftime("%H:%M:%S.%f")[:-3]
-        if event.exchange_time_ns
-        else "--:--:--.---"  # the venue sends no time with it
-    )
+    if isinstance(event, Balance):
+        return f"{_stamp(event.exchange_time_ns)} {event.venue:<8} {event.currency:<14} balance total {event.total}  available {event.available}  change {event.change}"
+    if isinstance(event, Order):
+        return (
+            f"{_stamp(event.exchange_time_ns)} {event.venue:<8} {event.symbol:<14} order  {event.order_id} {event.event:<6} "
+            f"{event.side:<4} {event.amount} @ {event.price}  filled {event.filled}  left {event.left}  {event.status}"
+        )
+    if isinstance(event, Fill):
+        return (
+            f"{_stamp(event.exchange_time_ns)} {event.venue:<8} {event.symbol:<14} fill   {event.side:<4} {event.qty} @ {event.price}  "
+            f"order {event.order_id}  {event.role}  fee {event.fee} {event.fee_currency}"
+        )
+    stamp = _stamp(event.exchange_time_ns)
     where = f"{stamp} {event.venue:<8} {event.symbol:<14}"
     if isinstance(event, Trade):
         return f"{where} trade  {event.side:<4} {event.qty} @ {event.price}  id {event.trade_id}"
@@ -258,6 +285,13 @@ def event_line(event: Trade | BBO | BookUpdate | Ticker) -> str:
         f"{where} ticker last {event.last_price}  bid {event.bid_price}  ask {event.ask_price}  "
         f"24h volume {event.volume_24h}"
     )
+
+
+def _stamp(exchange_time_ns: int) -> str:
+    """The exchange time as ``HH:MM:SS.mmm`` (UTC), or dashes when the venue sends none."""
+    if not exchange_time_ns:
+        return "--:--:--.---"
+    return datetime.datetime.fromtimestamp(exchange_time_ns / 1e9, datetime.UTC).strftime("%H:%M:%S.%f")[:-3]
 
 
 class _Connection:
@@ -337,7 +371,7 @@ async def _stream(args: argparse.Namespace, channels: list[Channel]) -> int:
     connection = _Connection("stream")
     feed.on_state(connection.on_state)
     printer = _printer(args.json)
-    for register in (feed.on_trade, feed.on_bbo, feed.on_book, feed.on_ticker):
+    for register in (feed.on_trade, feed.on_bbo, feed.on_book, feed.on_ticker, feed.on_order, feed.on_balance, feed.on_fill):
         register(printer)
 
     @feed.on_error

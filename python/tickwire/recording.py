@@ -57,12 +57,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO, Literal, Unpack
 
+import msgspec
 import zstandard
 
 from . import _core
 from ._core import BBO, BookUpdate, Ticker, Trade
 from .client import ConnectOptions
-from .events import CHANNELS, Channel
+from .events import CHANNELS, Balance, Channel, Fill, Order
 from .exceptions import ConnectionClosed, ParseError
 from .feed import _ENDPOINTS, SNAPSHOT_TIMEOUT, _endpoint_name, _http_base, _http_get
 from .venues import PythonVenue, registered_venue
@@ -836,9 +837,16 @@ _TICKER_FIELDS = (
 )
 
 
-def event_fields(event: Event) -> dict[str, Any]:
+#: The ``type`` of a private event in :func:`event_fields`.
+_PRIVATE_TYPE: dict[type, str] = {Order: "order", Balance: "balance", Fill: "fill"}
+
+
+def event_fields(event: Event | Order | Balance | Fill) -> dict[str, Any]:
     """``event`` as a JSON-ready dict: ``type`` (``"trade"``, ``"bbo"``, ``"book"``,
-    ``"ticker"``) and its fields, exact numbers as strings."""
+    ``"ticker"``; ``"order"``, ``"balance"``, ``"fill"`` for private events) and its fields,
+    exact numbers as strings."""
+    if isinstance(event, (Order, Balance, Fill)):
+        return {"type": _PRIVATE_TYPE[type(event)], **msgspec.to_builtins(event)}
     names: tuple[str, ...]
     if isinstance(event, Trade):
         kind, names = "trade", ("price", "qty", "side", "trade_id")
