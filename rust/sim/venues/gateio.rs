@@ -1055,7 +1055,7 @@ mod tests {
 
     use super::*;
     use crate::model::market::intern;
-    use crate::sim::venues::testing::{TestContext, dec, level};
+    use crate::sim::venues::testing::{TestContext, dec, level, ticker};
 
     const NOW_S: i64 = 1_700_000_000;
 
@@ -1538,19 +1538,8 @@ mod tests {
         let mut client = Client::new(None);
         let answers = client.send(&request("spot.tickers", "subscribe", json!(["BTC_USDT"])));
         assert_eq!((answers.len(), &answers[0]["error"]), (1, &Value::Null));
-        let ticker = |market: MarketRef, last: &str| Happening::Ticker {
-            market,
-            last: dec(last),
-            open: dec("100"),
-            high: dec("102"),
-            low: dec("99.25"),
-            volume: dec("12.5"),
-            quote_volume: dec("1262.5"),
-            bid: level("101.4", "3"),
-            ask: level("101.6", "4"),
-            time_ns: 1_700_000_001_500_000_000,
-        };
-        let pushes = client.encode(&ticker(btc(), "103.666"), EncodeFaults::default());
+        let tick = |market: MarketRef, last: &str| ticker(&market, last, 1_700_000_001_500_000_000);
+        let pushes = client.encode(&tick(btc(), "103.666"), EncodeFaults::default());
         assert_eq!(
             pushes,
             vec![json!({"time": 1_700_000_001, "time_ms": 1_700_000_001_500_i64, "channel": "spot.tickers",
@@ -1559,16 +1548,16 @@ mod tests {
                         "base_volume": "12.5", "quote_volume": "1262.5", "high_24h": "102",
                         "low_24h": "99.25"}})]
         );
-        let falling = client.encode(&ticker(btc(), "99.5"), EncodeFaults::default());
+        let falling = client.encode(&tick(btc(), "99.5"), EncodeFaults::default());
         assert_eq!(falling[0]["result"]["change_percentage"], "-0.50");
-        assert!(client.encode(&ticker(eth(), "1"), EncodeFaults::default()).is_empty(), "not subscribed");
+        assert!(client.encode(&tick(eth(), "1"), EncodeFaults::default()).is_empty(), "not subscribed");
         assert_eq!(
             error_code(&client.send(&request("spot.tickers", "subscribe", json!(["BTC_USDT"])))[0]),
             Some(2)
         );
         client.send(&request("spot.tickers", "unsubscribe", json!(["BTC_USDT"])));
         assert!(!client.sim.has_subscriptions());
-        assert!(client.encode(&ticker(btc(), "1"), EncodeFaults::default()).is_empty());
+        assert!(client.encode(&tick(btc(), "1"), EncodeFaults::default()).is_empty());
     }
 
     /// Through the engine, on loopback: a full snapshot, then deltas whose `U` follows the last
