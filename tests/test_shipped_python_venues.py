@@ -1,8 +1,9 @@
 """Gate.io and MEXC, the venues written in Python that tickwire ships, end to end against the
 simulator: every trade arrives once with the values the venue sent (checked against an
 independent reader of the same stream), Gate.io's private channels deliver only after a valid
-signature and a wrong secret is an AuthenticationError without a retry storm, and credentials
-come from the environment. Books across faults are in test_books.py, with the built-in venues.
+signature (fills that add up to their orders and whose fees are the balance changes) and a
+wrong secret is an AuthenticationError without a retry storm, credentials come from the
+environment, and Gate.io's tickers carry the values the simulator sent. Books across faults are in test_books.py, with the built-in venues.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 import tickwire
-from tickwire import Balance, Order, Trade
+from tickwire import Balance, Fill, Order, Ticker, Trade
 
 from test_sim_mexc import DEALS_BODY, _fields, _push
 
@@ -113,17 +114,35 @@ async def test_gateio_private_events_follow_a_valid_signature_with_credentials_f
         feed = tickwire.Feed(urls=sim.urls())
         orders: list[Order] = []
         balances: list[Balance] = []
+        fills: list[Fill] = []
         errors: list[BaseException] = []
         feed.on_order(orders.append)
         feed.on_balance(balances.append)
+        feed.on_fill(fills.append)
         feed.on_error(errors.append)
-        feed.subscribe("gateio", ["BTC/USDT"], ["balances", "orders", "trades"])
+        # Balances first: the account trades from the first authenticated subscription, and the
+        # opening balance is checked below.
+        feed.subscribe("gateio", ["BTC/USDT"], ["balances", "orders", "fills"])
+
+        def settled() -> list[Order]:
+            """Finished orders whose put, both fills and the balance changes of both have arrived
+            (the subscriptions start apart: the first fills may miss orders or fills)."""
+            seen_put = {o.order_id for o in orders if o.event == "put"}
+            balance_ms = {b.exchange_time_ns // 1_000_000 for b in balances}
+            return [
+                o
+                for o in orders
+                if o.event == "finish"
+                and o.order_id in seen_put
+                and sum(f.order_id == o.order_id and f.exchange_time_ns // 1_000_000 in balance_ms for f in fills) == 2
+            ]
+
         async with feed:
-            await asyncio.wait_for(_until(lambda: any(o.event == "finish" for o in orders) and len(balances) >= 4), LIMIT)
+            await asyncio.wait_for(_until(lambda: len(settled()) >= 2), LIMIT)
+            finished = settled()
     assert errors == []
     assert {o.event for o in orders} >= {"put", "update", "finish"}
-    finished = next(o for o in orders if o.event == "finish")
-    assert finished.status == "filled" and finished.left == 0 and finished.filled == finished.amount
+    assert all(o.status == "filled" and o.left == 0 for o in finished)
     assert all(o.venue == "gateio" and o.symbol == "BTC/USDT" for o in orders)
     # Each balance moved by exactly its change, from the account's opening 1,000,000.
     by_currency: dict[str, list[Balance]] = {}
@@ -134,6 +153,24 @@ async def test_gateio_private_events_follow_a_valid_signature_with_credentials_f
         assert history[0].total - history[0].change == Decimal(1_000_000)
         for before, after in zip(history, history[1:]):
             assert after.total == before.total + after.change
+    # Each fill adds up to its order, and moves the balances at its own time by what it received
+    # less its fee.
+    assert all(f.venue == "gateio" and f.symbol == "BTC/USDT" and f.role == "maker" for f in fills)
+    changes: dict[tuple[int, str], list[Decimal]] = {}
+    for balance in balances:
+        changes.setdefault((balance.exchange_time_ns // 1_000_000, balance.currency), []).append(balance.change)
+    for order in finished:
+        own = [f for f in fills if f.order_id == order.order_id]
+        assert len(own) == 2 and sum(f.qty for f in own) == order.filled == order.amount
+        for fill in own:
+            assert fill.side == order.side and fill.price == order.price
+            if fill.side == "buy":
+                expected = {"BTC": fill.qty - fill.fee, "USDT": -fill.qty * fill.price}
+            else:
+                expected = {"BTC": -fill.qty, "USDT": fill.qty * fill.price - fill.fee}
+            assert fill.fee_currency == ("BTC" if fill.side == "buy" else "USDT")
+            ms = fill.exchange_time_ns // 1_000_000
+            assert all(change in changes[ms, currency] for currency, change in expected.items()), (fill, changes)
 
 
 async def test_gateio_wrong_secret_is_an_authentication_error_and_no_storm() -> None:
@@ -158,12 +195,41 @@ async def test_gateio_wrong_secret_is_an_authentication_error_and_no_storm() -> 
     assert orders == [] and len(trades) > 100  # the public channel is unaffected
 
 
-async def test_mexc_refuses_a_ticker_and_gateio_fills() -> None:
+async def test_mexc_refuses_a_ticker_and_gateio_offers_ticker_and_fills(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TICKWIRE_GATEIO_API_KEY", "key-1")
+    monkeypatch.setenv("TICKWIRE_GATEIO_API_SECRET", "secret-1")
     feed = tickwire.Feed()
     with pytest.raises(ValueError, match="mexc has no 'ticker' channel"):
         feed.subscribe("mexc", ["BTC/USDT"], ["ticker"])
-    with pytest.raises(ValueError, match="gateio has no private channel 'fills'"):
-        feed.subscribe("gateio", ["BTC/USDT"], ["fills"])
+    feed.subscribe("gateio", ["BTC/USDT"], ["ticker", "fills"])
+
+
+async def test_gateio_tickers_carry_the_simulators_values() -> None:
+    async with tickwire.Simulator(["gateio"], ["BTC/USDT"], rate=2_000) as sim:
+        feed = tickwire.Feed(urls=sim.urls())
+        tickers: list[Ticker] = []
+        feed.on_ticker(tickers.append)
+        feed.subscribe("gateio", ["BTC/USDT"], ["ticker"])
+        async with feed:
+            await asyncio.wait_for(_until_connected(feed, "gateio"), LIMIT)
+            raw: list[tuple[int, dict[str, Any]]] = []
+            async with connect(sim.url("gateio")) as ws:
+                await ws.send(json.dumps({"time": int(time.time()), "id": 1, "channel": "spot.tickers", "event": "subscribe", "payload": ["BTC_USDT"]}))
+                while len(raw) < 20:
+                    message = json.loads(await asyncio.wait_for(ws.recv(), LIMIT))
+                    if message.get("event") == "update":
+                        raw.append((message["time_ms"], message["result"]))
+            last_time_ns = raw[-1][0] * 1_000_000
+            await asyncio.wait_for(_until(lambda: any(t.exchange_time_ns >= last_time_ns for t in tickers)), LIMIT)
+    got = {_ticker_fields(t) for t in tickers}
+    for time_ms, ticker in raw:  # every ticker the independent reader saw, the feed got
+        sent = (time_ms * 1_000_000, *(Decimal(ticker[f]) for f in ("last", "highest_bid", "lowest_ask", "high_24h", "low_24h", "base_volume", "quote_volume", "change_percentage")))
+        assert sent in got, sent
+    assert all(t.venue == "gateio" and t.symbol == "BTC/USDT" and t.open_24h is None and t.bid_qty is None for t in tickers)
+
+
+def _ticker_fields(t: Ticker) -> tuple[Any, ...]:
+    return (t.exchange_time_ns, t.last_price, t.bid_price, t.ask_price, t.high_24h, t.low_24h, t.volume_24h, t.quote_volume_24h, t.change_pct_24h)
 
 
 async def _until(condition: Any) -> None:

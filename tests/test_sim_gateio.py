@@ -243,3 +243,65 @@ async def test_faults_on_the_order_book_stream() -> None:
             with pytest.raises(ConnectionClosed):
                 while True:
                     await asyncio.wait_for(ws.recv(), LIMIT)
+
+
+async def test_user_trades_need_a_signature_and_are_the_fills_behind_orders_and_balances() -> None:
+    credentials = {"gateio": (KEY, SECRET)}
+    async with tickwire.Simulator(["gateio"], ["BTC/USDT"], rate=5_000, credentials=credentials) as sim:
+        async with connect(sim.url("gateio"), open_timeout=LIMIT, max_size=None) as ws:
+            unsigned = await _ask(ws, _request("spot.usertrades", ["BTC_USDT"]))
+            assert unsigned["error"]["code"] == 4, unsigned
+            # Fills first: the account trades from its first authenticated subscription.
+            for channel, payload in [("spot.usertrades", ["BTC_USDT"]), ("spot.orders", ["!all"]), ("spot.balances", [])]:
+                assert (await _ask(ws, _signed(channel, payload)))["error"] is None
+            fills: list[dict[str, Any]] = []
+            finished: list[dict[str, Any]] = []
+            pending: dict[str, Any] | None = None
+            started = time.monotonic()
+            while len(finished) < 3:
+                assert time.monotonic() - started < LIMIT, "fills come"
+                message = await _recv_json(ws)
+                if message["channel"] == "spot.usertrades":
+                    (pending,) = message["result"]
+                    fills.append(pending)
+                elif message["channel"] == "spot.balances":
+                    assert pending is not None, "a balance push follows its fill"
+                    changes = {balance["currency"]: Decimal(balance["change"]) for balance in message["result"]}
+                    amount, price, fee = Decimal(pending["amount"]), Decimal(pending["price"]), Decimal(pending["fee"])
+                    if pending["side"] == "buy":
+                        expected = {"BTC": amount - fee, "USDT": -amount * price}
+                        assert pending["fee_currency"] == "BTC"
+                    else:
+                        expected = {"BTC": -amount, "USDT": amount * price - fee}
+                        assert pending["fee_currency"] == "USDT"
+                    assert changes == expected, (pending, message)
+                    pending = None
+                elif message["channel"] == "spot.orders":
+                    finished += [order for order in message["result"] if order["event"] == "finish"]
+            for fill in fills:
+                assert fill["currency_pair"] == "BTC_USDT" and fill["role"] == "maker" and fill["user_id"] > 0
+                assert Decimal(fill["create_time_ms"]) // 1000 == fill["create_time"]
+            for order in finished:
+                own = [fill for fill in fills if fill["order_id"] == order["id"]]
+                if len(own) == 2:  # an order put before the subscription shows one fill
+                    assert sum(Decimal(fill["amount"]) for fill in own) == Decimal(order["filled_amount"])
+                    assert sum(Decimal(fill["fee"]) for fill in own) == Decimal(order["fee"])
+
+
+async def test_tickers_carry_gates_fields() -> None:
+    async with tickwire.Simulator(["gateio"], ["BTC/USDT", "ETH/USDT"], rate=3_000) as sim:
+        async with connect(sim.url("gateio"), open_timeout=LIMIT) as ws:
+            answer = await _ask(ws, _request("spot.tickers", ["BTC_USDT"]))
+            assert answer["error"] is None and answer["result"] == {"status": "success"}
+            fields = {"currency_pair", "last", "lowest_ask", "highest_bid", "change_percentage", "base_volume", "quote_volume", "high_24h", "low_24h"}
+            for _ in range(20):
+                message = await _recv_json(ws)
+                assert message["channel"] == "spot.tickers" and message["event"] == "update"
+                ticker = message["result"]
+                assert set(ticker) == fields and ticker["currency_pair"] == "BTC_USDT"
+                assert Decimal(ticker["low_24h"]) <= Decimal(ticker["last"]) <= Decimal(ticker["high_24h"])
+                assert Decimal(ticker["highest_bid"]) < Decimal(ticker["lowest_ask"])
+                assert Decimal(ticker["change_percentage"]).as_tuple().exponent == -2
+                assert Decimal(ticker["quote_volume"]) >= 0 and Decimal(ticker["base_volume"]) >= 0
+            assert (await _ask(ws, _request("spot.tickers", ["BTC_USDT"], event="unsubscribe")))["error"] is None
+            assert await _drain(ws) == [], "nothing after the answer to the unsubscribe"

@@ -92,7 +92,7 @@ class Simulator:
             20 s ping interval into 1 s), for tests of a client's heartbeat handling.
         credentials: The API key and secret each venue accepts on its private channels, by venue
             name (``{"gateio": ("key", "secret")}``); only Gate.io has private channels in the
-            simulator (``spot.orders``, ``spot.balances``). A venue without a key refuses every
+            simulator (``spot.orders``, ``spot.usertrades``, ``spot.balances``). A venue without a key refuses every
             private subscription, as a venue refuses an unknown key. Default: none.
     """
 

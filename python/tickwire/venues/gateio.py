@@ -1,10 +1,12 @@
 """Gate.io spot WebSocket v4, written in Python on the Rust core.
 
 Public channels: ``spot.trades`` (trades, the taker's side), ``spot.book_ticker`` (best bid
-and offer) and ``spot.order_book_update`` (the L2 book: a ``full`` snapshot after subscribing,
-then deltas ``U``…``u`` that must follow on without a gap — the ``snapshot_then_range`` rule,
-checked in Rust, resubscribing on a gap). Private channels, with credentials: ``spot.orders``
-(``orders``) and ``spot.balances`` (``balances``); each private request is signed,
+and offer), ``spot.tickers`` (``ticker``: last price, best bid and ask, 24 h figures) and
+``spot.order_book_update`` (the L2 book: a ``full`` snapshot after subscribing, then deltas
+``U``…``u`` that must follow on without a gap — the ``snapshot_then_range`` rule, checked in
+Rust, resubscribing on a gap). Private channels, with credentials: ``spot.orders``
+(``orders``), ``spot.usertrades`` (``fills``: one per fill of our orders, its fee included) and
+``spot.balances`` (``balances``); each private request is signed,
 ``HMAC-SHA512(secret, "channel=<channel>&event=<event>&time=<time>")`` in hex, with the
 request's own ``time`` (so every resubscription after a reconnect is signed afresh). A refusal
 with Gate's code 4 is an authentication failure (:class:`~tickwire.AuthenticationError`).
@@ -21,8 +23,8 @@ from typing import Any, ClassVar, Literal
 
 import msgspec
 
-from .._core import BBO, BookUpdate, Trade
-from ..events import Ack, Balance, Order
+from .._core import BBO, BookUpdate, Ticker, Trade
+from ..events import Ack, Balance, Fill, Order
 from .base import PythonVenue, Subscription
 from .credentials import Credentials
 
@@ -33,9 +35,13 @@ _CHANNELS: dict[str, str] = {
     "trades": "spot.trades",
     "bbo": "spot.book_ticker",
     "book": "spot.order_book_update",
+    "ticker": "spot.tickers",
     "orders": "spot.orders",
+    "fills": "spot.usertrades",
     "balances": "spot.balances",
 }
+#: Gate's channels whose requests are signed.
+_SIGNED = frozenset({"spot.orders", "spot.usertrades", "spot.balances"})
 #: Gate's error code for an authentication failure.
 AUTH_FAILED = 4
 
@@ -54,6 +60,8 @@ class _Envelope(msgspec.Struct, frozen=True):
     channel: str = ""
     event: str = ""
     id: int | None = None
+    time: int = 0
+    time_ms: int | None = None
     error: _Error | None = None
     result: msgspec.Raw = msgspec.Raw(b"null")
 
@@ -108,12 +116,39 @@ class _Balance(msgspec.Struct, frozen=True):
     timestamp_ms: Decimal
 
 
+class _Ticker(msgspec.Struct, frozen=True):
+    currency_pair: str
+    last: str
+    lowest_ask: str
+    highest_bid: str
+    change_percentage: str
+    base_volume: str
+    quote_volume: str
+    high_24h: str
+    low_24h: str
+
+
+class _UserTrade(msgspec.Struct, frozen=True):
+    id: int
+    order_id: str
+    currency_pair: str
+    create_time_ms: Decimal
+    side: Literal["buy", "sell"]
+    amount: Decimal
+    role: Literal["maker", "taker"]
+    price: Decimal
+    fee: Decimal
+    fee_currency: str
+
+
 _envelope = msgspec.json.Decoder(_Envelope)
 _trade = msgspec.json.Decoder(_Trade)
 _book_ticker = msgspec.json.Decoder(_BookTicker)
 _book_update = msgspec.json.Decoder(_BookUpdate)
 _orders = msgspec.json.Decoder(list[_Order])
 _balances = msgspec.json.Decoder(list[_Balance])
+_ticker = msgspec.json.Decoder(_Ticker)
+_user_trades = msgspec.json.Decoder(list[_UserTrade])
 _encode = msgspec.json.Encoder()
 
 
@@ -133,14 +168,14 @@ def _ms_to_ns(ms: str | Decimal) -> int:
 class GateioVenue(PythonVenue):
     """Gate.io spot v4 (``wss://api.gateio.ws/ws/v4/``): trades, best bid/offer, books, and
     with credentials (``Credentials.from_env("gateio")``: ``TICKWIRE_GATEIO_API_KEY`` and
-    ``…_API_SECRET``) our orders and balances."""
+    ``…_API_SECRET``) our orders, fills and balances."""
 
     name = "gateio"
     url = "wss://api.gateio.ws/ws/v4/"
     symbol_separator = "_"
     book_sync = "snapshot_then_range"
-    private_channels: ClassVar[frozenset[str]] = frozenset({"orders", "balances"})
-    channels: ClassVar[frozenset[str]] = frozenset({"trades", "bbo", "book"})
+    private_channels: ClassVar[frozenset[str]] = frozenset({"orders", "fills", "balances"})
+    channels: ClassVar[frozenset[str]] = frozenset({"trades", "bbo", "book", "ticker"})
     # One channel per message and, for books, one pair per message (with its update speed).
     batch_size = 100
     requests_per_second = 10.0
@@ -174,7 +209,7 @@ class GateioVenue(PythonVenue):
                 payloads = [pairs]
             for payload in payloads:
                 request: dict[str, Any] = {"time": now, "id": request_id, "channel": gate_channel, "event": event, "payload": payload}
-                if gate_channel in ("spot.orders", "spot.balances"):
+                if gate_channel in _SIGNED:
                     request["auth"] = self._auth(gate_channel, event, now)
                 messages.append(_encode.encode(request).decode())
         return messages
@@ -228,6 +263,28 @@ class GateioVenue(PythonVenue):
                     last_sequence=update.u,
                 )
             ]
+        if channel == "spot.tickers":
+            # The ticker carries no time of its own: the frame's is when Gate sent it.
+            time_ms = envelope.time * 1_000 if envelope.time_ms is None else envelope.time_ms
+            return [self._ticker(_ticker.decode(raw), time_ms * 1_000_000, receive_time_ns)]
+        if channel == "spot.usertrades":
+            return [
+                Fill(
+                    venue=self.name,
+                    symbol=_unified(fill.currency_pair),
+                    order_id=fill.order_id,
+                    trade_id=str(fill.id),
+                    side=fill.side,
+                    price=fill.price,
+                    qty=fill.amount,
+                    fee=fill.fee,
+                    fee_currency=fill.fee_currency,
+                    role=fill.role,
+                    exchange_time_ns=_ms_to_ns(fill.create_time_ms),
+                    receive_time_ns=receive_time_ns,
+                )
+                for fill in _user_trades.decode(raw)
+            ]
         if channel == "spot.orders":
             return [
                 Order(
@@ -262,6 +319,22 @@ class GateioVenue(PythonVenue):
                 for balance in _balances.decode(raw)
             ]
         return []
+
+    def _ticker(self, ticker: _Ticker, exchange_time_ns: int, receive_time_ns: int) -> Ticker:
+        return Ticker(
+            self.name,
+            _unified(ticker.currency_pair),
+            exchange_time_ns,
+            receive_time_ns,
+            last_price=ticker.last,
+            bid_price=ticker.highest_bid,
+            ask_price=ticker.lowest_ask,
+            high_24h=ticker.high_24h,
+            low_24h=ticker.low_24h,
+            volume_24h=ticker.base_volume,
+            quote_volume_24h=ticker.quote_volume,
+            change_pct_24h=ticker.change_percentage,
+        )
 
 
 def _status(order: _Order) -> str:

@@ -33,6 +33,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::change_fraction;
 use crate::model::{Decimal, InstrumentKind, Level, MarketRef, Side, Venue};
 use crate::sim::protocol::{
     EncodeFaults, Happening, HeartbeatRules, Outbox, SimBook, SimContext, VenueSim, Verdict,
@@ -718,23 +719,6 @@ fn write_ticker(
             let _ = write!(scratch, r#"}},"cs":{},"ts":{ms}}}"#, sub.cross_sequence);
         }
     }
-}
-
-/// `(last - open) / open` rounded half away from zero to `places` decimals; `None` if `open` is
-/// zero or the arithmetic overflows.
-fn change_fraction(last: Decimal, open: Decimal, places: u8) -> Option<Decimal> {
-    let scale = last.scale().max(open.scale());
-    let last = last.checked_rescale(scale)?.mantissa();
-    let open = open.checked_rescale(scale)?.mantissa();
-    if open == 0 {
-        return None;
-    }
-    let numerator = last.checked_sub(open)?.checked_mul(10_i128.checked_pow(u32::from(places))?)?;
-    let (mut quotient, remainder) = (numerator / open, numerator % open);
-    if remainder.unsigned_abs().checked_mul(2)? >= open.unsigned_abs() {
-        quotient += if (numerator < 0) == (open < 0) { 1 } else { -1 };
-    }
-    Some(Decimal::new(quotient, places))
 }
 
 /// Writes `text` as the inside of a JSON string.

@@ -1,7 +1,7 @@
 //! Gate.io v4 spot in the simulator: `/ws/v4/`, `spot.ping` → `spot.pong`, subscribe and
 //! unsubscribe with one answer per request, the public `spot.trades` / `spot.book_ticker` /
-//! `spot.order_book_update` pushes and the authenticated `spot.orders` / `spot.balances`
-//! shaped as the docs' examples (`PROTOCOLS.md` §6, Gate.io).
+//! `spot.order_book_update` / `spot.tickers` pushes and the authenticated `spot.orders` /
+//! `spot.usertrades` / `spot.balances` shaped as the docs' examples (`PROTOCOLS.md` §6, Gate.io).
 //!
 //! Gate.io is a registered venue ([`NAME`], [`TRAITS`]): its adapter is written in Python, and
 //! the simulator registers it with the same traits when a configuration names it.
@@ -17,9 +17,10 @@
 //!   continuous (`U` = previous `u` + 1) and a frame the engine drops breaks the chain as on Gate.
 //! - Private data is per connection: the connection's account starts with [`START_BALANCE`] of
 //!   every currency, and every [`FILL_EVERY`]th trade of a market fills one of its orders (see
-//!   [`Account`]); each balance push's `total` is the previous `total` plus its `change`, and
-//!   the changes are exactly the fills' amounts and fees. Nothing private is sent before a
-//!   subscription authenticated with the configured key.
+//!   [`Account`]); each fill is one `spot.usertrades` push, each balance push's `total` is the
+//!   previous `total` plus its `change`, and the changes are exactly the fills' amounts less
+//!   their fees. Nothing private is sent before a subscription authenticated with the
+//!   configured key.
 //! - Gate sends no checksum: [`EncodeFaults::bad_checksum`] changes nothing.
 
 use std::collections::{HashMap, HashSet};
@@ -27,6 +28,7 @@ use std::io::Write as _;
 
 use hmac::{KeyInit, Mac};
 
+use super::change_fraction;
 use crate::book::SyncRule;
 use crate::model::{Decimal, Level, MarketRef, RegistryError, Side, SymbolSeparator, Venue, VenueTraits};
 use crate::sim::credentials::ApiKey;
@@ -121,12 +123,12 @@ pub struct GateioSim {
     venue: Venue,
     api_key: Option<ApiKey>,
     trades: HashSet<u32>,
+    tickers: HashSet<u32>,
     /// `spot.order_book_update` and `spot.book_ticker` subscriptions by market id, sharing one
     /// replica.
     books: HashMap<u32, BookSub>,
-    /// `spot.orders` pairs; `orders_all` for `!all`.
-    orders: HashSet<u32>,
-    orders_all: bool,
+    orders: PairSubs,
+    user_trades: PairSubs,
     balances: bool,
     /// Set by the first authenticated subscription: the account trades from then on.
     authenticated: bool,
@@ -150,13 +152,32 @@ impl BookSub {
     }
 }
 
+/// A private channel's pairs, and whether it has `!all`.
+#[derive(Debug, Default)]
+struct PairSubs {
+    pairs: HashSet<u32>,
+    all: bool,
+}
+
+impl PairSubs {
+    fn covers(&self, market: u32) -> bool {
+        self.all || self.pairs.contains(&market)
+    }
+
+    fn is_empty(&self) -> bool {
+        !self.all && self.pairs.is_empty()
+    }
+}
+
 /// The channels a request can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stream {
     Trades,
     BookTicker,
     OrderBookUpdate,
+    Tickers,
     Orders,
+    UserTrades,
     Balances,
 }
 
@@ -166,14 +187,16 @@ impl Stream {
             "spot.trades" => Self::Trades,
             "spot.book_ticker" => Self::BookTicker,
             "spot.order_book_update" => Self::OrderBookUpdate,
+            "spot.tickers" => Self::Tickers,
             "spot.orders" => Self::Orders,
+            "spot.usertrades" => Self::UserTrades,
             "spot.balances" => Self::Balances,
             _ => return None,
         })
     }
 
     fn is_private(self) -> bool {
-        matches!(self, Self::Orders | Self::Balances)
+        matches!(self, Self::Orders | Self::UserTrades | Self::Balances)
     }
 }
 
@@ -191,7 +214,8 @@ struct Request<'a> {
 enum Targets {
     Markets(Vec<MarketRef>),
     Book(MarketRef, usize),
-    AllOrders,
+    /// `!all` of `spot.orders` or `spot.usertrades`.
+    All,
     Balances,
 }
 
@@ -203,9 +227,10 @@ impl GateioSim {
             venue,
             api_key,
             trades: HashSet::new(),
+            tickers: HashSet::new(),
             books: HashMap::new(),
-            orders: HashSet::new(),
-            orders_all: false,
+            orders: PairSubs::default(),
+            user_trades: PairSubs::default(),
             balances: false,
             authenticated: false,
             account: Account::default(),
@@ -277,11 +302,11 @@ impl GateioSim {
                 }
                 Ok(Targets::Balances)
             }
-            Stream::Orders if request.payload.contains(&"!all") => {
-                if subscribe && self.orders_all {
+            Stream::Orders | Stream::UserTrades if request.payload.contains(&"!all") => {
+                if subscribe && self.private_pairs(stream).is_some_and(|subs| subs.all) {
                     return Err(duplicate(request, "!all"));
                 }
-                Ok(Targets::AllOrders)
+                Ok(Targets::All)
             }
             Stream::OrderBookUpdate => {
                 let [pair, interval, ..] = request.payload[..] else {
@@ -304,7 +329,7 @@ impl GateioSim {
                 }
                 Ok(Targets::Book(market, level))
             }
-            Stream::Trades | Stream::BookTicker | Stream::Orders => {
+            Stream::Trades | Stream::BookTicker | Stream::Tickers | Stream::Orders | Stream::UserTrades => {
                 self.pairs(request, stream, subscribe, ctx).map(Targets::Markets)
             }
         }
@@ -328,8 +353,9 @@ impl GateioSim {
             let market = ctx.market(pair).ok_or_else(|| unknown_pair(pair))?;
             let held = match stream {
                 Stream::Trades => self.trades.contains(&market.id),
+                Stream::Tickers => self.tickers.contains(&market.id),
                 Stream::BookTicker => self.books.get(&market.id).is_some_and(|sub| sub.ticker),
-                _ => self.orders.contains(&market.id),
+                _ => self.private_pairs(stream).is_some_and(|subs| subs.pairs.contains(&market.id)),
             };
             if subscribe && (held || markets.iter().any(|m| m.id == market.id)) {
                 return Err(duplicate(request, pair));
@@ -337,6 +363,27 @@ impl GateioSim {
             markets.push(market);
         }
         Ok(markets)
+    }
+
+    /// The pairs of a private channel that names them.
+    fn private_pairs(&self, stream: Stream) -> Option<&PairSubs> {
+        match stream {
+            Stream::Orders => Some(&self.orders),
+            Stream::UserTrades => Some(&self.user_trades),
+            _ => None,
+        }
+    }
+
+    /// The set of markets a pair-list channel holds (`spot.book_ticker` aside: it shares the
+    /// book replica).
+    fn held_pairs(&mut self, stream: Stream) -> Option<&mut HashSet<u32>> {
+        match stream {
+            Stream::Trades => Some(&mut self.trades),
+            Stream::Tickers => Some(&mut self.tickers),
+            Stream::Orders => Some(&mut self.orders.pairs),
+            Stream::UserTrades => Some(&mut self.user_trades.pairs),
+            Stream::BookTicker | Stream::OrderBookUpdate | Stream::Balances => None,
+        }
     }
 
     fn authenticate(&self, request: &Request<'_>) -> Result<(), Refusal> {
@@ -367,7 +414,13 @@ impl GateioSim {
         self.authenticated |= stream.is_private();
         match (targets, subscribe) {
             (Targets::Balances, on) => self.balances = on,
-            (Targets::AllOrders, on) => self.orders_all = on,
+            (Targets::All, on) => {
+                if stream == Stream::UserTrades {
+                    self.user_trades.all = on;
+                } else {
+                    self.orders.all = on;
+                }
+            }
             (Targets::Book(market, level), true) => {
                 let sub = book_sub(&mut self.books, &market, ctx);
                 // A fresh snapshot: the replica restarts from it.
@@ -379,33 +432,23 @@ impl GateioSim {
             (Targets::Book(market, _), false) => self.drop_book(market.id, true),
             (Targets::Markets(markets), true) => {
                 for market in markets {
-                    match stream {
-                        Stream::Trades => {
-                            self.trades.insert(market.id);
-                        }
-                        Stream::BookTicker => {
-                            let sub = book_sub(&mut self.books, &market, ctx);
-                            sub.ticker = true;
-                            sub.top = sub.top();
-                            write_book_ticker(&mut self.scratch, &market, sub, ctx.now_ns());
-                            out.text(&self.scratch);
-                        }
-                        _ => {
-                            self.orders.insert(market.id);
-                        }
+                    if let Some(held) = self.held_pairs(stream) {
+                        held.insert(market.id);
+                    } else {
+                        let sub = book_sub(&mut self.books, &market, ctx);
+                        sub.ticker = true;
+                        sub.top = sub.top();
+                        write_book_ticker(&mut self.scratch, &market, sub, ctx.now_ns());
+                        out.text(&self.scratch);
                     }
                 }
             }
             (Targets::Markets(markets), false) => {
                 for market in markets {
-                    match stream {
-                        Stream::Trades => {
-                            self.trades.remove(&market.id);
-                        }
-                        Stream::BookTicker => self.drop_book(market.id, false),
-                        _ => {
-                            self.orders.remove(&market.id);
-                        }
+                    if let Some(held) = self.held_pairs(stream) {
+                        held.remove(&market.id);
+                    } else {
+                        self.drop_book(market.id, false);
                     }
                 }
             }
@@ -456,11 +499,15 @@ impl GateioSim {
             return;
         }
         let Some(fill) = self.account.fill(trade) else { return };
-        if self.orders_all || self.orders.contains(&market.id) {
+        if self.orders.covers(market.id) {
             for event in fill.events() {
                 write_order(&mut self.scratch, market, &fill, *event, trade.time_ns);
                 out.text(&self.scratch);
             }
+        }
+        if self.user_trades.covers(market.id) {
+            write_user_trade(&mut self.scratch, trade, &fill);
+            out.text(&self.scratch);
         }
         if self.balances {
             write_balances(&mut self.scratch, &fill.balances, trade.time_ns);
@@ -611,15 +658,21 @@ impl VenueSim for GateioSim {
                 let change = Change { update_id: *update_id, bids, asks, time_ns: *time_ns };
                 self.encode_book(market, &change, out);
             }
-            Happening::Ticker { .. } => {}
+            Happening::Ticker { market, .. } => {
+                if self.tickers.contains(&market.id) {
+                    write_ticker(&mut self.scratch, happening);
+                    out.text(&self.scratch);
+                }
+            }
         }
     }
 
     fn has_subscriptions(&self) -> bool {
         !self.trades.is_empty()
+            || !self.tickers.is_empty()
             || !self.books.is_empty()
             || !self.orders.is_empty()
-            || self.orders_all
+            || !self.user_trades.is_empty()
             || self.balances
     }
 }
@@ -687,6 +740,9 @@ struct Fill {
     /// Fee charged so far, and in which currency.
     fee: Decimal,
     fee_currency: String,
+    /// Base filled by this fill alone, and its fee: what its `spot.usertrades` push carries.
+    last_qty: Decimal,
+    last_fee: Decimal,
     /// Whether this fill put the order (it then finishes nothing) or finished it.
     opened: bool,
     balances: Vec<BalanceChange>,
@@ -748,6 +804,8 @@ impl Account {
             filled_total: scaled(notional),
             fee: scaled(fee),
             fee_currency: fee_currency.to_owned(),
+            last_qty: qty,
+            last_fee: fee,
             order,
             opened,
             balances,
@@ -803,19 +861,69 @@ fn open_push(buf: &mut Vec<u8>, channel: &str, time_ns: u64) {
     );
 }
 
+/// Gate's `id` of a trade. Gate's counts trades of every market; per-market ids interleaved with
+/// the market's id keep it unique and rising within a market, which is all a client can rely on.
+fn gate_trade_id(trade: &TradeView<'_>) -> u64 {
+    (trade.trade_id << 12) | u64::from(trade.market.id & 0xFFF)
+}
+
+/// `"create_time":<s>,"create_time_ms":"<ms>.<4 digits>"`: a trade's time as Gate writes it.
+fn write_create_time(buf: &mut Vec<u8>, time_ns: u64) {
+    let (ms, sub_ms) = (time_ns / 1_000_000, time_ns % 1_000_000 / 100);
+    let _ = write!(buf, r#""create_time":{},"create_time_ms":"{ms}.{sub_ms:04}""#, time_ns / 1_000_000_000);
+}
+
 fn write_trade(buf: &mut Vec<u8>, trade: &TradeView<'_>) {
     open_push(buf, "spot.trades", trade.time_ns);
     let TradeView { market, price, qty, side, trade_id, time_ns } = trade;
-    // Gate's `id` counts trades of every market; per-market ids interleaved with the market's id
-    // keep it unique and rising within a market, which is all a client can rely on.
-    let id = (trade_id << 12) | u64::from(market.id & 0xFFF);
-    let (ms, sub_ms) = (time_ns / 1_000_000, time_ns % 1_000_000 / 100);
+    let _ = write!(buf, r#"{{"id":{},"id_market":{trade_id},"#, gate_trade_id(trade));
+    write_create_time(buf, *time_ns);
     let _ = write!(
         buf,
-        r#"{{"id":{id},"id_market":{trade_id},"create_time":{},"create_time_ms":"{ms}.{sub_ms:04}","side":"{}","currency_pair":"{}","amount":"{qty}","price":"{price}","range":"{trade_id}-{trade_id}"}}}}"#,
-        time_ns / 1_000_000_000,
+        r#","side":"{}","currency_pair":"{}","amount":"{qty}","price":"{price}","range":"{trade_id}-{trade_id}"}}}}"#,
         side.as_str(),
         market.native,
+    );
+}
+
+/// The account's side of `trade`: always the maker, on its order's side, at its order's price.
+fn write_user_trade(buf: &mut Vec<u8>, trade: &TradeView<'_>, fill: &Fill) {
+    open_push(buf, "spot.usertrades", trade.time_ns);
+    let order = &fill.order;
+    let _ = write!(
+        buf,
+        r#"[{{"id":{},"user_id":{USER_ID},"order_id":"{}","currency_pair":"{}","#,
+        gate_trade_id(trade),
+        order.id,
+        trade.market.native
+    );
+    write_create_time(buf, trade.time_ns);
+    let _ = write!(
+        buf,
+        r#","side":"{}","amount":"{}","role":"maker","price":"{}","fee":"{}","fee_currency":"{}","point_fee":"0","gt_fee":"0","text":"{ORDER_TEXT}"}}]}}"#,
+        order.side.as_str(),
+        fill.last_qty,
+        order.price,
+        fill.last_fee,
+        fill.fee_currency,
+    );
+}
+
+/// A `spot.tickers` push: Gate's nine fields, `change_percentage` to 2 decimals.
+fn write_ticker(buf: &mut Vec<u8>, happening: &Happening) {
+    let Happening::Ticker { market, last, open, high, low, volume, quote_volume, bid, ask, time_ns } =
+        happening
+    else {
+        return;
+    };
+    open_push(buf, "spot.tickers", *time_ns);
+    // A fraction to 4 places is the percentage to 2: the same digits.
+    let change = change_fraction(*last, *open, 4)
+        .map_or(Decimal::ZERO, |fraction| Decimal::new(fraction.mantissa(), 2));
+    let _ = write!(
+        buf,
+        r#"{{"currency_pair":"{}","last":"{last}","lowest_ask":"{}","highest_bid":"{}","change_percentage":"{change}","base_volume":"{volume}","quote_volume":"{quote_volume}","high_24h":"{high}","low_24h":"{low}"}}}}"#,
+        market.native, ask.price, bid.price,
     );
 }
 
@@ -947,7 +1055,7 @@ mod tests {
 
     use super::*;
     use crate::model::market::intern;
-    use crate::sim::venues::testing::{TestContext, dec, level};
+    use crate::sim::venues::testing::{TestContext, dec, level, ticker};
 
     const NOW_S: i64 = 1_700_000_000;
 
@@ -1325,6 +1433,131 @@ mod tests {
         // Both fills: +0.020 BTC less 0.000020 fee, −1.995 USDT.
         assert_eq!(totals["BTC"], dec("1000000.01998"));
         assert_eq!(totals["USDT"], dec("999998.005"));
+    }
+
+    #[test]
+    fn user_trades_need_auth_and_take_pairs_or_all() {
+        let mut client = Client::new(Some(key()));
+        let code = |client: &mut Client, request: &Value| error_code(&client.send(request)[0]);
+        let unsigned = request("spot.usertrades", "subscribe", json!(["BTC_USDT"]));
+        assert_eq!(code(&mut client, &unsigned), Some(4), "no auth");
+        let badly_signed = signed("spot.usertrades", "subscribe", json!(["BTC_USDT"]), "key", "wrong", NOW_S);
+        assert_eq!(code(&mut client, &badly_signed), Some(4));
+        // A signature for spot.orders does not open spot.usertrades.
+        let mut borrowed = signed("spot.orders", "subscribe", json!(["BTC_USDT"]), "key", "secret", NOW_S);
+        borrowed["channel"] = "spot.usertrades".into();
+        assert_eq!(code(&mut client, &borrowed), Some(4));
+        assert!(!client.sim.has_subscriptions());
+        let pairs = signed("spot.usertrades", "subscribe", json!(["BTC_USDT"]), "key", "secret", NOW_S);
+        assert_eq!(code(&mut client, &pairs), None);
+        assert_eq!(code(&mut client, &pairs), Some(2), "duplicate");
+        let all = signed("spot.usertrades", "subscribe", json!(["!all"]), "key", "secret", NOW_S);
+        assert_eq!(code(&mut client, &all), None);
+        assert_eq!(code(&mut client, &all), Some(2), "duplicate !all");
+        for payload in [json!(["BTC_USDT"]), json!(["!all"])] {
+            let off = signed("spot.usertrades", "unsubscribe", payload, "key", "secret", NOW_S);
+            assert_eq!(code(&mut client, &off), None);
+        }
+        assert!(!client.sim.has_subscriptions());
+    }
+
+    #[test]
+    fn user_trades_are_the_fills_and_their_fees_are_the_balance_changes() {
+        let mut client = Client::new(Some(key()));
+        for (channel, payload) in [
+            ("spot.usertrades", json!(["!all"])),
+            ("spot.orders", json!(["!all"])),
+            ("spot.balances", json!([])),
+        ] {
+            let answer = client.send(&signed(channel, "subscribe", payload, "key", "secret", NOW_S));
+            assert_eq!(error_code(&answer[0]), None);
+        }
+        let (mut fills, mut finished) = (Vec::new(), Vec::new());
+        for trade_id in 1..=2 * FILL_EVERY {
+            // A sell taker in BTC (the account buys: its fee is in BTC), a buy taker in ETH (it
+            // sells: its fee is in USDT).
+            for (market, side) in [(btc(), Side::Sell), (eth(), Side::Buy)] {
+                let pushes =
+                    client.encode(&trade(&market, trade_id, side, "99.75", "0.010"), EncodeFaults::default());
+                let on = |channel: &str| pushes.iter().find(|push| push["channel"] == channel);
+                let (Some(user_trade), Some(balances)) = (on("spot.usertrades"), on("spot.balances")) else {
+                    assert!(pushes.is_empty(), "{pushes:?}");
+                    continue;
+                };
+                let fill = &user_trade["result"][0];
+                let changes: BTreeMap<&str, Decimal> = balances["result"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|b| (b["currency"].as_str().unwrap(), dec(b["change"].as_str().unwrap())))
+                    .collect();
+                let (amount, fee) =
+                    (dec(fill["amount"].as_str().unwrap()), dec(fill["fee"].as_str().unwrap()));
+                let notional = times(dec(fill["price"].as_str().unwrap()), amount);
+                let (base, quote) = market.native.split_once('_').unwrap();
+                let expected = if fill["side"] == "buy" {
+                    assert_eq!(fill["fee_currency"], base);
+                    [(base, amount.checked_sub(fee).unwrap()), (quote, negate(notional))]
+                } else {
+                    assert_eq!(fill["fee_currency"], quote);
+                    [(base, negate(amount)), (quote, notional.checked_sub(fee).unwrap())]
+                };
+                assert_eq!(changes, BTreeMap::from(expected), "{fill}");
+                fills.push(fill.clone());
+                let finish =
+                    pushes.iter().map(|push| &push["result"][0]).find(|order| order["event"] == "finish");
+                finished.extend(finish.cloned());
+            }
+        }
+        assert_eq!((fills.len(), finished.len()), (4, 2));
+        for order in &finished {
+            let own: Vec<&Value> = fills.iter().filter(|fill| fill["order_id"] == order["id"]).collect();
+            let sum = |field: &str| {
+                own.iter()
+                    .try_fold(Decimal::ZERO, |sum, fill| sum.checked_add(dec(fill[field].as_str().unwrap())))
+            };
+            assert_eq!(own.len(), 2);
+            assert_eq!(sum("amount"), Some(dec(order["filled_amount"].as_str().unwrap())));
+            assert_eq!(sum("fee"), Some(dec(order["fee"].as_str().unwrap())));
+            assert!(own.iter().all(|fill| fill["side"] == order["side"] && fill["price"] == order["price"]));
+        }
+        let btc_id = u64::from(btc().id & 0xFFF);
+        assert_eq!(
+            fills[0],
+            json!({"id": (FILL_EVERY << 12) | btc_id, "user_id": USER_ID, "order_id": "1",
+                   "currency_pair": "BTC_USDT", "create_time": 1_700_000_001,
+                   "create_time_ms": "1700000001234.5678", "side": "buy", "amount": "0.010",
+                   "role": "maker", "price": "99.75", "fee": "0.000010", "fee_currency": "BTC",
+                   "point_fee": "0", "gt_fee": "0", "text": ORDER_TEXT})
+        );
+        assert_eq!((fills[1]["side"].as_str(), fills[1]["fee"].as_str()), (Some("sell"), Some("0.00099750")));
+    }
+
+    #[test]
+    fn tickers_carry_gates_nine_fields() {
+        let mut client = Client::new(None);
+        let answers = client.send(&request("spot.tickers", "subscribe", json!(["BTC_USDT"])));
+        assert_eq!((answers.len(), &answers[0]["error"]), (1, &Value::Null));
+        let tick = |market: MarketRef, last: &str| ticker(&market, last, 1_700_000_001_500_000_000);
+        let pushes = client.encode(&tick(btc(), "103.666"), EncodeFaults::default());
+        assert_eq!(
+            pushes,
+            vec![json!({"time": 1_700_000_001, "time_ms": 1_700_000_001_500_i64, "channel": "spot.tickers",
+                        "event": "update", "result": {"currency_pair": "BTC_USDT", "last": "103.666",
+                        "lowest_ask": "101.6", "highest_bid": "101.4", "change_percentage": "3.67",
+                        "base_volume": "12.5", "quote_volume": "1262.5", "high_24h": "102",
+                        "low_24h": "99.25"}})]
+        );
+        let falling = client.encode(&tick(btc(), "99.5"), EncodeFaults::default());
+        assert_eq!(falling[0]["result"]["change_percentage"], "-0.50");
+        assert!(client.encode(&tick(eth(), "1"), EncodeFaults::default()).is_empty(), "not subscribed");
+        assert_eq!(
+            error_code(&client.send(&request("spot.tickers", "subscribe", json!(["BTC_USDT"])))[0]),
+            Some(2)
+        );
+        client.send(&request("spot.tickers", "unsubscribe", json!(["BTC_USDT"])));
+        assert!(!client.sim.has_subscriptions());
+        assert!(client.encode(&tick(btc(), "1"), EncodeFaults::default()).is_empty());
     }
 
     /// Through the engine, on loopback: a full snapshot, then deltas whose `U` follows the last

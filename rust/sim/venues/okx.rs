@@ -507,7 +507,7 @@ mod tests {
     use super::*;
     use crate::model::market::intern;
     use crate::model::{Decimal, Event, Side};
-    use crate::sim::venues::testing::{TestContext, dec, level};
+    use crate::sim::venues::testing::{TestContext, dec, level, ticker};
     use crate::venues::okx::Okx;
     use crate::venues::{Adapter, Control};
 
@@ -870,18 +870,7 @@ mod tests {
         assert_eq!(got.trade_id.as_str(), "4242");
         assert_eq!(got.exchange_time_ns, 1_700_000_000_987_000_000);
         for market in [btc(), swap()] {
-            let ticker = Happening::Ticker {
-                market: market.clone(),
-                last: dec("101.5"),
-                open: dec("100"),
-                high: dec("102"),
-                low: dec("99.25"),
-                volume: dec("12.5"),
-                quote_volume: dec("1262.5"),
-                bid: level("101.4", "3"),
-                ask: level("101.6", "4"),
-                time_ns: 1_700_000_001_000_000_000,
-            };
+            let ticker = ticker(&market, "101.5", 1_700_000_001_000_000_000);
             let replies = client.encode(&ticker, EncodeFaults::default());
             let Event::Ticker(got) = &replies[0].1[0] else { panic!("{replies:?}") };
             assert_eq!(got.market, market);

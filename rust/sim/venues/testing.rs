@@ -5,7 +5,7 @@ use std::cell::Cell;
 use std::collections::HashMap;
 
 use crate::model::{Decimal, Level, MarketRef};
-use crate::sim::protocol::{SimBook, SimContext};
+use crate::sim::protocol::{Happening, SimBook, SimContext};
 
 /// How [`SimContext::market`] matches a native symbol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,4 +91,21 @@ pub(crate) fn dec(text: &str) -> Decimal {
 /// Prices and quantities as text, so a test states them as the venue writes them.
 pub(crate) fn level(price: &str, qty: &str) -> Level {
     Level { price: dec(price), qty: dec(qty) }
+}
+
+/// A ticker with the venues' tests' figures: opened at 100, high 102, low 99.25, 12.5 traded
+/// for 1262.5, best bid 101.4 × 3 and ask 101.6 × 4; `last` is the test's.
+pub(crate) fn ticker(market: &MarketRef, last: &str, time_ns: u64) -> Happening {
+    Happening::Ticker {
+        market: market.clone(),
+        last: dec(last),
+        open: dec("100"),
+        high: dec("102"),
+        low: dec("99.25"),
+        volume: dec("12.5"),
+        quote_volume: dec("1262.5"),
+        bid: level("101.4", "3"),
+        ask: level("101.6", "4"),
+        time_ns,
+    }
 }
