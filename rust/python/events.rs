@@ -54,7 +54,8 @@ fn decimal_from_python(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Decimal
     // The text a venue sent is the common case (every event a Python venue builds): read it
     // in place, without the type checks and the `str()` call the other kinds need.
     if let Ok(text) = value.cast::<PyString>() {
-        return Decimal::parse(text.to_str()?).map_err(|error| PyValueError::new_err(format!("{what}: {error}")));
+        return Decimal::parse(text.to_str()?)
+            .map_err(|error| PyValueError::new_err(format!("{what}: {error}")));
     }
     if value.is_instance_of::<PyFloat>() || value.is_instance_of::<PyBool>() {
         return Err(PyTypeError::new_err(format!(

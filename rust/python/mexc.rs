@@ -28,9 +28,16 @@ impl PyMexcPushDecoder {
 
     /// The events of one binary push `frame`, stamped `receive_time_ns`; `ParseError` (raw
     /// frame kept, lossily as text) for a frame that is no MEXC push.
-    fn decode<'py>(&mut self, py: Python<'py>, frame: &[u8], receive_time_ns: u64) -> PyResult<Bound<'py, PyList>> {
+    fn decode<'py>(
+        &mut self,
+        py: Python<'py>,
+        frame: &[u8],
+        receive_time_ns: u64,
+    ) -> PyResult<Bound<'py, PyList>> {
         self.events.clear();
-        self.decoder.decode(frame, receive_time_ns, &mut self.events).map_err(|error| parse_error(&error, ""))?;
+        self.decoder
+            .decode(frame, receive_time_ns, &mut self.events)
+            .map_err(|error| parse_error(&error, ""))?;
         let list = PyList::empty(py);
         for event in self.events.drain(..) {
             list.append(event_to_python(py, event)?)?;

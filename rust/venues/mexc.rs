@@ -13,8 +13,8 @@ use prost::Message as _;
 
 use crate::book::SyncRule;
 use crate::model::{
-    Bbo, BookUpdate, Decimal, Event, Level, MarketCache, RegistryError, Side, SymbolSeparator, Trade, TradeId,
-    Venue, VenueTraits,
+    Bbo, BookUpdate, Decimal, Event, Level, MarketCache, RegistryError, Side, SymbolSeparator, Trade,
+    TradeId, Venue, VenueTraits,
 };
 use crate::proto::mexc::{
     Body, PublicAggreDepthV3ApiItem, PushDataV3ApiWrapper, TRADE_TYPE_BUY, TRADE_TYPE_SELL,
@@ -71,9 +71,15 @@ impl PushDecoder {
     ///
     /// [`ParseError`] for a frame that is no push wrapper, lacks its symbol or body, or holds
     /// a number that is not a decimal; `out` keeps what came before.
-    pub fn decode(&mut self, frame: &[u8], receive_time_ns: u64, out: &mut Vec<Event>) -> Result<(), ParseError> {
+    pub fn decode(
+        &mut self,
+        frame: &[u8],
+        receive_time_ns: u64,
+        out: &mut Vec<Event>,
+    ) -> Result<(), ParseError> {
         let fail = |reason: String| ParseError::new(self.venue, reason, frame);
-        let push = PushDataV3ApiWrapper::decode(frame).map_err(|error| fail(format!("not a push: {error}")))?;
+        let push =
+            PushDataV3ApiWrapper::decode(frame).map_err(|error| fail(format!("not a push: {error}")))?;
         let symbol = push.symbol.as_deref().ok_or_else(|| fail("a push without its symbol".into()))?;
         let market = self.markets.get(symbol).map_err(|error| fail(error.to_string()))?.clone();
         let time_ns = |ms: i64| u64::try_from(ms).unwrap_or(0).saturating_mul(1_000_000);
@@ -87,7 +93,9 @@ impl PushDecoder {
                     let side = match deal.trade_type {
                         TRADE_TYPE_BUY => Side::Buy,
                         TRADE_TYPE_SELL => Side::Sell,
-                        other => return Err(fail(format!("tradeType {other} is neither 1 (buy) nor 2 (sell)"))),
+                        other => {
+                            return Err(fail(format!("tradeType {other} is neither 1 (buy) nor 2 (sell)")));
+                        }
                     };
                     let trade_id = TradeId::from(&deal.trade_id)
                         .map_err(|_| fail(format!("trade id {:?} is too long", deal.trade_id)))?;
@@ -109,7 +117,12 @@ impl PushDecoder {
                 let levels = |items: &[PublicAggreDepthV3ApiItem]| {
                     items
                         .iter()
-                        .map(|item| Ok(Level { price: decimal(&item.price, "price")?, qty: decimal(&item.quantity, "quantity")? }))
+                        .map(|item| {
+                            Ok(Level {
+                                price: decimal(&item.price, "price")?,
+                                qty: decimal(&item.quantity, "quantity")?,
+                            })
+                        })
                         .collect::<Result<Vec<_>, ParseError>>()
                 };
                 out.push(Event::Book(BookUpdate {
@@ -197,7 +210,8 @@ mod tests {
             ask_quantity: "4".into(),
         });
         decoder.decode(&wrap(ticker), 9, &mut out).unwrap();
-        let [Event::Trade(first), Event::Trade(second), Event::Book(book), Event::Bbo(bbo)] = out.as_slice() else {
+        let [Event::Trade(first), Event::Trade(second), Event::Book(book), Event::Bbo(bbo)] = out.as_slice()
+        else {
             panic!("{out:?}")
         };
         assert_eq!((first.side, second.side), (Side::Buy, Side::Sell));
@@ -216,10 +230,15 @@ mod tests {
         let mut out = Vec::new();
         let error = decoder.decode(b"\xff\xff\xff", 0, &mut out).unwrap_err();
         assert!(error.reason.starts_with("not a push"), "{}", error.reason);
-        let no_body = PushDataV3ApiWrapper { symbol: Some("BTCUSDT".into()), ..Default::default() }.encode_to_vec();
+        let no_body =
+            PushDataV3ApiWrapper { symbol: Some("BTCUSDT".into()), ..Default::default() }.encode_to_vec();
         assert_eq!(decoder.decode(&no_body, 0, &mut out).unwrap_err().reason, "a push without a body");
         let bad_price = Body::PublicAggreDeals(PublicAggreDealsV3Api {
-            deals: vec![PublicAggreDealsV3ApiItem { price: "x".into(), trade_type: TRADE_TYPE_BUY, ..Default::default() }],
+            deals: vec![PublicAggreDealsV3ApiItem {
+                price: "x".into(),
+                trade_type: TRADE_TYPE_BUY,
+                ..Default::default()
+            }],
             event_type: String::new(),
         });
         assert!(decoder.decode(&wrap(bad_price), 0, &mut out).unwrap_err().reason.starts_with("price \"x\""));
