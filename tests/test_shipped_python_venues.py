@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -262,3 +264,76 @@ async def test_a_python_venue_reaches_the_broadcast_server_and_the_command_line(
     events = [json.loads(line) for line in streamed.stdout.splitlines()]
     assert {e["type"] for e in events} == {"trade", "bbo"} and all(e["venue"] == "mexc" for e in events)
     assert len(events) > 100
+
+
+def test_gateio_parses_the_documented_messages() -> None:
+    """Gate.io's documented examples (PROTOCOLS.md), through ``tickwire.parse``."""
+    (trade,) = tickwire.parse(
+        "gateio",
+        '{"time":1606292218,"time_ms":1606292218231,"channel":"spot.trades","event":"update","result":{"id":309143071,'
+        '"id_market":2390902,"create_time":1606292218,"create_time_ms":"1606292218213.4578","side":"sell",'
+        '"currency_pair":"GT_USDT","amount":"16.4700000000","price":"0.4705000000","range":"2390902-2390902"}}',
+    )
+    assert isinstance(trade, Trade) and trade.symbol == "GT/USDT" and trade.native_symbol == "GT_USDT"
+    assert (trade.trade_id, trade.side, str(trade.price), str(trade.qty)) == ("309143071", "sell", "0.4705000000", "16.4700000000")
+    assert trade.exchange_time_ns == 1_606_292_218_213_457_800  # the sub-millisecond digits kept
+    (book,) = tickwire.parse(
+        "gateio",
+        '{"time":1606294781,"time_ms":1606294781236,"channel":"spot.order_book_update","event":"update","result":{'
+        '"t":1606294781123,"full":true,"l":"100","e":"depthUpdate","E":1606294781,"s":"BTC_USDT","U":48776301,'
+        '"u":48776306,"b":[["19137.74","0.0001"],["19088.37","0"]],"a":[["19137.75","0.6135"]]}}',
+    )
+    assert book.is_snapshot and (book.first_sequence, book.last_sequence) == (48776301, 48776306)  # type: ignore[union-attr]
+    assert book.bids[1] == (Decimal("19088.37"), Decimal("0")) and book.exchange_time_ns == 1_606_294_781_123_000_000  # type: ignore[union-attr]
+    (ticker,) = tickwire.parse(
+        "gateio",
+        '{"time":1700000001,"time_ms":1700000001500,"channel":"spot.tickers","event":"update","result":{"currency_pair":'
+        '"BTC_USDT","last":"103.666","lowest_ask":"","highest_bid":"101.4","change_percentage":"3.67","base_volume":"12.5",'
+        '"quote_volume":"1262.5","high_24h":"102","low_24h":"99.25"}}',
+    )
+    assert ticker.ask_price is None and ticker.bid_price == Decimal("101.4")  # type: ignore[union-attr]  # "": none
+    refusal = '{"time":1,"time_ms":1,"id":7,"channel":"spot.orders","event":"subscribe","error":{"code":4,"message":"bad sign"},"result":null}'
+    assert tickwire.parse("gateio", refusal) == []  # answers are no events, as for the built-in venues
+
+
+async def test_private_events_on_the_command_line_with_the_key_from_the_environment() -> None:
+    env = os.environ | {"TICKWIRE_GATEIO_API_KEY": "cli-key", "TICKWIRE_GATEIO_API_SECRET": "cli-secret"}
+    simulating = subprocess.Popen(
+        [sys.executable, "-m", "tickwire", "simulate", "--venues", "gateio", "--rate", "2000", "--duration", "30", "--plain"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert simulating.stdout is not None
+        url = ""
+        async with asyncio.timeout(LIMIT):
+            while not url.startswith("ws://"):
+                line = await asyncio.to_thread(simulating.stdout.readline)
+                assert line, "the simulator printed no URL"
+                if line.startswith("gateio ") and "ws://" in line:
+                    url = line.split()[-1]
+        streamed = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "tickwire", "stream", "gateio", "BTC/USDT", "--channels", "balances,orders,fills",
+             "--url", url, "--json", "--duration", "3"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env=env,
+        )
+    finally:
+        simulating.send_signal(signal.SIGINT)
+        try:
+            simulating.communicate(timeout=15)  # reads the pipes to their end and closes them
+        except subprocess.TimeoutExpired:
+            simulating.kill()
+            simulating.communicate()
+    assert streamed.returncode == 0, streamed.stderr
+    events = [json.loads(line) for line in streamed.stdout.splitlines()]
+    assert {e["type"] for e in events} == {"order", "balance", "fill"}, streamed.stdout[-500:]
+    assert all(e["venue"] == "gateio" for e in events) and "cli-secret" not in streamed.stderr + streamed.stdout
+    orders = [e for e in events if e["type"] == "order"]
+    assert all(o["order_type"] == "limit" and Decimal(o["filled"]) + Decimal(o["left"]) == Decimal(o["amount"]) for o in orders)

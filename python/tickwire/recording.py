@@ -843,10 +843,13 @@ _PRIVATE_TYPE: dict[type, str] = {Order: "order", Balance: "balance", Fill: "fil
 
 def event_fields(event: Event | Order | Balance | Fill) -> dict[str, Any]:
     """``event`` as a JSON-ready dict: ``type`` (``"trade"``, ``"bbo"``, ``"book"``,
-    ``"ticker"``; ``"order"``, ``"balance"``, ``"fill"`` for private events) and its fields,
-    exact numbers as strings."""
+    ``"ticker"``; ``"order"``, ``"balance"``, ``"fill"`` for private events, an order's own
+    type as ``order_type``) and its fields, exact numbers as strings."""
     if isinstance(event, (Order, Balance, Fill)):
-        return {"type": _PRIVATE_TYPE[type(event)], **msgspec.to_builtins(event)}
+        private: dict[str, Any] = msgspec.to_builtins(event)
+        if "type" in private:  # an order's own type ("limit" …) may not hide the event's
+            private["order_type"] = private.pop("type")
+        return {"type": _PRIVATE_TYPE[type(event)], **private}
     names: tuple[str, ...]
     if isinstance(event, Trade):
         kind, names = "trade", ("price", "qty", "side", "trade_id")

@@ -321,19 +321,20 @@ class GateioVenue(PythonVenue):
         return []
 
     def _ticker(self, ticker: _Ticker, exchange_time_ns: int, receive_time_ns: int) -> Ticker:
+        # Gate sends "" for a figure it has none of (an empty book side): no value, not an error.
         return Ticker(
             self.name,
             _unified(ticker.currency_pair),
             exchange_time_ns,
             receive_time_ns,
-            last_price=ticker.last,
-            bid_price=ticker.highest_bid,
-            ask_price=ticker.lowest_ask,
-            high_24h=ticker.high_24h,
-            low_24h=ticker.low_24h,
-            volume_24h=ticker.base_volume,
-            quote_volume_24h=ticker.quote_volume,
-            change_pct_24h=ticker.change_percentage,
+            last_price=ticker.last or None,
+            bid_price=ticker.highest_bid or None,
+            ask_price=ticker.lowest_ask or None,
+            high_24h=ticker.high_24h or None,
+            low_24h=ticker.low_24h or None,
+            volume_24h=ticker.base_volume or None,
+            quote_volume_24h=ticker.quote_volume or None,
+            change_pct_24h=ticker.change_percentage or None,
         )
 
 
