@@ -36,7 +36,6 @@ import itertools
 import logging
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
@@ -51,6 +50,7 @@ from .exceptions import AuthenticationError, BookSnapshotError, ConnectionClosed
 from .server import Server
 from .session import BreakerPolicy, ReconnectPolicy, Session, SessionEvent, _open
 from .venues import PythonVenue, Subscription, registered_venue, registered_venues
+from .venues.base import http_base
 from .venues.credentials import Credentials
 
 #: A venue written in Python (the name the feed's signatures use).
@@ -160,6 +160,8 @@ class _Link:
         self.pinger: asyncio.Task[None] | None = None
         self.processing = _core.LatencyHistogram()
         self.errors = 0
+        #: While a new connection's login messages are on their way: no request yet.
+        self.authenticating = False
         # Per request sent and not settled: the answers still to come before it counts as
         # confirmed (venues answer per message, per channel argument or per symbol).
         self.answers_due: dict[int, int] = {}
@@ -265,7 +267,7 @@ class _PythonLink(_Link):
     market data alone, and a refusal never takes public subscriptions down with it."""
 
     def __init__(self, feed: Feed, venue: PythonVenue, *, private: bool = False) -> None:
-        _core.register_venue(venue.name, symbol_separator=venue.symbol_separator, book_sync=venue.book_sync)
+        venue.name_in_core()
         super().__init__(
             feed,
             f"{venue.name}#private" if private else venue.name,
@@ -282,8 +284,6 @@ class _PythonLink(_Link):
         self.private = private
         self.messages = 0
         self.latency_violations = 0
-        #: While the login messages of a new connection are on their way: no request yet.
-        self.authenticating = False
 
     def venue_name(self) -> str:
         return self.venue.name
@@ -558,7 +558,7 @@ class Feed:
             url = self._urls.get(endpoint, protocol.url)
             snapshot_base = self._snapshot_urls.get(endpoint)
             if snapshot_base is None and endpoint in self._urls:
-                snapshot_base = _http_base(url)
+                snapshot_base = http_base(url)
             link = _BuiltinLink(self, name, protocol, url, snapshot_base)
             for channel, callback, market in self._routes.get(endpoint, []):
                 link.dispatch.add(channel, callback, market)
@@ -1063,7 +1063,7 @@ class Feed:
             timeout: float | None = None
             # While disconnected nothing can be answered, so nothing times out: the reconnect
             # resets every request and re-sends what is wanted. Sleep until kicked.
-            if link.connected and link.session is not None and not getattr(link, "authenticating", False):
+            if link.connected and link.session is not None and not link.authenticating:
                 now = time.monotonic_ns()
                 if subscriptions.expire(now):
                     _forget_settled(link)
@@ -1298,7 +1298,7 @@ def _check_python_pairs(venue: PythonVenue, pairs: list[Subscription]) -> None:
     """Raises ``ValueError`` for a pair ``venue`` cannot serve: a symbol it cannot name, a
     private channel it does not offer, or one without credentials (taken from the environment
     when the venue has none)."""
-    _core.register_venue(venue.name, symbol_separator=venue.symbol_separator, book_sync=venue.book_sync)
+    venue.name_in_core()
     for symbol, channel in pairs:
         if channel in PRIVATE_CHANNELS:
             if channel not in venue.private_channels:
@@ -1358,13 +1358,6 @@ def _endpoint_name(venue: str, symbol: str) -> str:
     if venue == "bybit" and _core.endpoint_kind(venue, symbol) != "spot":
         return "bybit-linear"
     return venue
-
-
-def _http_base(ws_url: str) -> str:
-    """``http(s)://host:port`` of a WebSocket URL: where a simulator serves REST too."""
-    parts = urllib.parse.urlsplit(ws_url)
-    scheme = "https" if parts.scheme == "wss" else "http"
-    return f"{scheme}://{parts.netloc}"
 
 
 def _http_get(url: str, timeout: float) -> bytes:

@@ -65,8 +65,9 @@ from ._core import BBO, BookUpdate, Ticker, Trade
 from .client import ConnectOptions
 from .events import CHANNELS, Balance, Channel, Fill, Order
 from .exceptions import ConnectionClosed, ParseError
-from .feed import _ENDPOINTS, SNAPSHOT_TIMEOUT, _endpoint_name, _http_base, _http_get
+from .feed import _ENDPOINTS, SNAPSHOT_TIMEOUT, _endpoint_name, _http_get
 from .venues import PythonVenue, registered_venue
+from .venues.base import http_base
 from .venues import parse as parse_message
 from .session import ReconnectPolicy, Session, SessionEvent, StateCallback, open_session
 
@@ -201,7 +202,7 @@ class _Endpoint:
         self.protocol: _core.VenueProtocol | None = None
         if venue_class is not None:
             self.python = venue_class(url=url)
-            _core.register_venue(venue, symbol_separator=venue_class.symbol_separator, book_sync=venue_class.book_sync)
+            venue_class.name_in_core()
             self.venue, self.endpoint, self.kind = venue, venue, "spot"
             self.url = self.python.url
         else:
@@ -209,7 +210,7 @@ class _Endpoint:
             self.venue, self.endpoint, self.kind = self.protocol.name, endpoint, _ENDPOINTS[endpoint][1]
             self.url = url or self.protocol.url
         #: Where a built-in venue's REST snapshots come from: production, or a simulator's port.
-        self._snapshot_base = _http_base(url) if url else None
+        self._snapshot_base = http_base(url) if url else None
 
     @classmethod
     def of(cls, venue: str, symbols: Sequence[str], url: str | None) -> _Endpoint:

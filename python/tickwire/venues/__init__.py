@@ -65,7 +65,7 @@ def register_venue(name: str, venue: type[PythonVenue]) -> None:
     known = _REGISTRY.get(name)
     if known is not None and known is not venue:
         raise ValueError(f"venue {name!r} is already registered to {known.__module__}.{known.__qualname__}")
-    _core.register_venue(name, symbol_separator=venue.symbol_separator, book_sync=venue.book_sync)
+    venue.name_in_core()
     _REGISTRY[name] = venue
 
 

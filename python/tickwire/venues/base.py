@@ -29,9 +29,11 @@ of a batch go into Rust in one call.
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Callable, Iterable
 from typing import ClassVar, Literal
 
+from .. import _core
 from .._core import BookUpdate
 from ..events import Channel
 from ..session import ReconnectPolicy, SessionEvent
@@ -46,6 +48,7 @@ __all__ = [
     "PythonVenue",
     "Subscription",
     "SubscriptionBehaviour",
+    "http_base",
 ]
 
 #: One subscription: (unified symbol such as ``"BTC/USDT"``, channel).
@@ -53,6 +56,14 @@ Subscription = tuple[str, Channel]
 
 #: How a venue's books are proven (see :attr:`ParsingBehaviour.book_sync`).
 BookSync = Literal["rest_snapshot", "snapshot_then_range", "snapshot_then_next", "prev_sequence"]
+
+
+def http_base(ws_url: str) -> str:
+    """``http(s)://host:port`` of a WebSocket URL: where a simulator serves a venue's REST
+    snapshots too."""
+    parts = urllib.parse.urlsplit(ws_url)
+    scheme = "https" if parts.scheme == "wss" else "http"
+    return f"{scheme}://{parts.netloc}"
 
 
 class ConnectionBehaviour:
@@ -234,6 +245,13 @@ class PythonVenue(ConnectionBehaviour, AuthenticationBehaviour, SubscriptionBeha
             self.url = url
         if credentials is not None:
             self.credentials = credentials
+
+    @classmethod
+    def name_in_core(cls) -> None:
+        """Give the venue's name, symbol spelling and book rule to the Rust core, so events,
+        books and the server take its name (again: nothing; other traits under the same name:
+        ``ValueError``)."""
+        _core.register_venue(cls.name, symbol_separator=cls.symbol_separator, book_sync=cls.book_sync)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} {self.url}>"

@@ -13,7 +13,6 @@ most 30 topics per connection; no ticker channel.
 
 from __future__ import annotations
 
-import urllib.parse
 from collections.abc import Iterable
 from typing import ClassVar
 
@@ -22,7 +21,7 @@ import msgspec
 from .. import _core
 from .._core import BookUpdate
 from ..events import Ack
-from .base import PythonVenue, Subscription
+from .base import PythonVenue, Subscription, http_base
 
 __all__ = ["MexcVenue"]
 
@@ -69,8 +68,7 @@ class MexcVenue(PythonVenue):
     def __init__(self, *, url: str | None = None) -> None:
         super().__init__(url=url)
         if url is not None and url != type(self).url:
-            parts = urllib.parse.urlsplit(url)
-            self.rest_url = f"{'https' if parts.scheme == 'wss' else 'http'}://{parts.netloc}"
+            self.rest_url = http_base(url)
         self._pushes = _core.MexcPushDecoder()
 
     def app_ping(self) -> str:
