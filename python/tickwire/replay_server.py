@@ -108,11 +108,8 @@ class ReplayServer:
             OSError: The port cannot be bound, or the file read.
             RecordingError: The log is damaged.
         """
-        for index, record in enumerate(self.recording.records()):
-            if record.kind == "snapshot":
-                fields = json.loads(record.data)
-                if "body" in fields:
-                    self._snapshots.setdefault(fields["symbol"], []).append((index, fields["body"]))
+        # A pass over the whole log: off the loop, so other tasks run meanwhile.
+        self._snapshots = await asyncio.to_thread(self._index_snapshots)
         self._server = await serve(
             self._serve_client,
             self._host,
@@ -122,6 +119,16 @@ class ReplayServer:
             max_size=1 << 20,
         )
         return self
+
+    def _index_snapshots(self) -> dict[str, list[tuple[int, str]]]:
+        """The log's REST snapshots by symbol, each with its record's index."""
+        snapshots: dict[str, list[tuple[int, str]]] = {}
+        for index, record in enumerate(self.recording.records()):
+            if record.kind == "snapshot":
+                fields = json.loads(record.data)
+                if "body" in fields:
+                    snapshots.setdefault(fields["symbol"], []).append((index, fields["body"]))
+        return snapshots
 
     async def stop(self) -> None:
         """Close every connection and stop listening. Idempotent."""
