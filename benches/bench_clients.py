@@ -182,13 +182,17 @@ class TickwireFeedClient(TickwireClient):
                 on_end(error.raw)
 
         self._feed.on_error(on_error)
+        await self._start("binance")
+
+    async def _start(self, link: str) -> None:
+        """Starts the feed and waits until its connection ``link`` is up."""
         await self._feed.start()
         deadline = time.monotonic() + _OPEN_TIMEOUT_S
         while not self._feed.is_connected():  # bounded by the deadline
             if time.monotonic() > deadline:
                 raise BenchError("the feed did not connect")
             await asyncio.sleep(0.001)
-        self._session = self._feed._links["binance"].session
+        self._session = self._feed._links[link].session
 
     async def send(self, data: str) -> None:
         self._feed.subscribe("binance", ["BTC/USDT"], ["trades"])
@@ -205,6 +209,15 @@ class TickwireFeedClient(TickwireClient):
         return {k: stats[k] for k in keys if k in stats}
 
 
+def example_venue() -> Any:
+    """``examples/python_venue.py``'s ``BinanceTrades``: the venue written in Python both
+    ``tickwire-pyvenue`` and ``picows-pyvenue`` run."""
+    sys.path.insert(0, str(_REPO_PYTHON_DIR.parent / "examples"))
+    from python_venue import BinanceTrades
+
+    return BinanceTrades
+
+
 class TickwirePythonVenueClient(TickwireFeedClient):
     """tickwire's ``Feed`` on a venue written in Python: ``examples/python_venue.py``'s
     ``BinanceTrades`` (msgspec decoding in its ``parse``, ``tickwire.Trade`` objects made in
@@ -214,10 +227,8 @@ class TickwirePythonVenueClient(TickwireFeedClient):
 
     async def open_typed(self, url: str, on_trade: Callable[[Any], object], on_end: Callable[[Message], None]) -> None:
         self._tickwire = tw = import_tickwire()
-        sys.path.insert(0, str(_REPO_PYTHON_DIR.parent / "examples"))
-        from python_venue import BinanceTrades
 
-        class UntilSentinel(BinanceTrades):
+        class UntilSentinel(example_venue()):  # type: ignore[misc]
             # The firehose's sentinel is no Binance message: the same length check every
             # other client makes.
             def parse(self, message: Message, receive_time_ns: int) -> Any:
@@ -230,13 +241,7 @@ class TickwirePythonVenueClient(TickwireFeedClient):
         self._feed = tw.Feed(max_queue=65536)
         self._feed.add_venue(self._venue)
         self._feed.on_trade(on_trade)
-        await self._feed.start()
-        deadline = time.monotonic() + _OPEN_TIMEOUT_S
-        while not self._feed.is_connected():  # bounded by the deadline
-            if time.monotonic() > deadline:
-                raise BenchError("the feed did not connect")
-            await asyncio.sleep(0.001)
-        self._session = self._feed._links[self._venue.name].session
+        await self._start(self._venue.name)
 
     async def send(self, data: str) -> None:
         self._feed.subscribe(self._venue, ["BTC/USDT"], ["trades"])
@@ -302,10 +307,7 @@ class PicowsVenueClient(PicowsClient):
 
     async def open_typed(self, url: str, on_trade: Callable[[Any], object], on_end: Callable[[Message], None]) -> None:
         tw = import_tickwire()
-        sys.path.insert(0, str(_REPO_PYTHON_DIR.parent / "examples"))
-        from python_venue import BinanceTrades
-
-        venue = BinanceTrades(url=url)
+        venue = example_venue()(url=url)
         venue.unified["BTCUSDT"] = "BTC/USDT"
         tw._core.register_venue(venue.name)
         parse, clock = venue.parse, time.monotonic_ns

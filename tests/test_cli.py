@@ -20,6 +20,10 @@ from tickwire import Simulator
 VENUES = ("binance", "bybit", "okx", "coinbase", "kraken")
 
 
+def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tickwire", *args], capture_output=True, text=True, timeout=timeout, check=False)
+
+
 def run_fetching_the_dashboard(*args: str) -> str:
     """Runs ``tickwire *args``, whose first line names the dashboard's URL; fetches the page
     while the command runs; returns the rest of its stdout once it has exited 0."""
@@ -54,13 +58,7 @@ def test_demo_runs_every_venue_and_exits_cleanly_with_the_dashboard_answering_me
 
 
 def test_demo_json_gives_an_object_per_second_and_a_summary() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "tickwire", "demo", "--duration", "3", "--rate", "1000", "--port", "0", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_cli("demo", "--duration", "3", "--rate", "1000", "--port", "0", "--json")
     assert done.returncode == 0, done.stderr
     reports = [json.loads(line) for line in done.stdout.splitlines()]  # every line is JSON
     assert "dashboard http://" in done.stderr  # notes for people stay off stdout
@@ -75,13 +73,7 @@ def test_demo_json_gives_an_object_per_second_and_a_summary() -> None:
 
 
 def test_demo_quiet_prints_only_the_summary() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "tickwire", "demo", "--duration", "2", "--rate", "500", "--port", "0", "--quiet"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_cli("demo", "--duration", "2", "--rate", "500", "--port", "0", "--quiet")
     assert done.returncode == 0, done.stderr
     assert len(done.stdout.splitlines()) == 1 and done.stdout.startswith("received ")
 
@@ -130,9 +122,7 @@ def test_demo_draws_a_live_table_on_a_terminal() -> None:
 
 
 def test_demo_refuses_a_bad_duration() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "tickwire", "demo", "--duration", "0"], capture_output=True, text=True, timeout=30, check=False
-    )
+    done = run_cli("demo", "--duration", "0", timeout=30)
     assert done.returncode == 2 and "--duration must be positive" in done.stderr
 
 
@@ -143,17 +133,11 @@ def test_serve_runs_the_server_fed_by_the_simulator_and_the_dashboard_answers() 
 
 
 def test_serve_refuses_an_unknown_venue() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "tickwire", "serve", "--venues", "nope"], capture_output=True, text=True, timeout=30, check=False
-    )
+    done = run_cli("serve", "--venues", "nope", timeout=30)
     assert done.returncode == 2 and "unknown ['nope']" in done.stderr
 
 
 # ---- stream, record, replay ---------------------------------------------------------------
-
-def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tickwire", *args], capture_output=True, text=True, timeout=timeout, check=False)
-
 
 async def test_stream_prints_the_simulator_s_events_readable_and_as_json() -> None:
     async with Simulator(["binance"], ["BTC/USDT"], rate=300) as sim:

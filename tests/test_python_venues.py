@@ -168,6 +168,14 @@ class ToyVenue(tickwire.PythonVenue):
         return []
 
 
+class LogsIn(ToyVenue):
+    """The toy venue with a login: its key, first on every private connection."""
+
+    def authenticate(self) -> list[str | bytes]:
+        assert self.credentials is not None
+        return [json.dumps({"op": "login", "key": self.credentials.key})]
+
+
 async def _until(condition: Any, timeout: float = 10.0) -> None:
     async with asyncio.timeout(timeout):
         while not condition():
@@ -233,11 +241,6 @@ async def test_connection_behaviour_alone_headers_and_giving_up_on_a_revoked_key
 
 
 async def test_authentication_behaviour_alone_logs_in_first_on_every_private_connection() -> None:
-    class LogsIn(ToyVenue):
-        def authenticate(self) -> list[str | bytes]:
-            assert self.credentials is not None
-            return [json.dumps({"op": "login", "key": self.credentials.key})]
-
     exchange = ToyExchange()
     async with exchange.server as server:
         feed = tickwire.Feed(reconnect=FAST)
@@ -265,11 +268,6 @@ async def test_authentication_behaviour_alone_logs_in_first_on_every_private_con
 
 
 async def test_a_refused_key_is_an_authentication_error_after_a_bounded_number_of_tries() -> None:
-    class LogsIn(ToyVenue):
-        def authenticate(self) -> list[str | bytes]:
-            assert self.credentials is not None
-            return [json.dumps({"op": "login", "key": self.credentials.key})]
-
     exchange = ToyExchange()
     async with exchange.server as server:
         feed = tickwire.Feed(reconnect=FAST)
