@@ -26,7 +26,8 @@ use serde::Deserialize;
 
 use crate::model::{Channel, InstrumentKind, Level, MarketRef, Venue};
 use crate::sim::protocol::{
-    EncodeFaults, Happening, HeartbeatRules, Outbox, SimBook, SimContext, VenueSim, Verdict,
+    BookChange, EncodeFaults, Happening, HeartbeatRules, Outbox, SimBook, SimContext, TradeFields, VenueSim,
+    Verdict,
 };
 use crate::venues::okx::{CHECKSUM_DEPTH, channel_name, checksum};
 
@@ -215,7 +216,8 @@ impl OkxSim {
         true
     }
 
-    fn encode_book(&mut self, market: &MarketRef, change: &Change<'_>, bad_checksum: bool, out: &mut Outbox) {
+    fn encode_book(&mut self, change: &BookChange<'_>, bad_checksum: bool, out: &mut Outbox) {
+        let market = change.market;
         let Some(sub) = self.books.get_mut(&market.id) else { return };
         if change.update_id <= sub.book.update_id {
             return;
@@ -335,47 +337,53 @@ impl VenueSim for OkxSim {
     }
 
     fn encode(&mut self, happening: &Happening, faults: EncodeFaults, out: &mut Outbox) {
-        match happening {
-            Happening::Trade { market, price, qty, side, trade_id, time_ns } => {
-                if self.trades.contains(&market.id) {
-                    let buf = &mut self.scratch;
-                    buf.clear();
-                    write_arg(buf, "trades", market);
-                    let native = &market.native;
-                    let ts = time_ns / 1_000_000;
-                    let side = side.as_str();
-                    let _ = write!(
-                        buf,
-                        r#","data":[{{"instId":"{native}","tradeId":"{trade_id}","px":"{price}","sz":"{qty}","side":"{side}","ts":"{ts}","count":"1","source":"0","seqId":{trade_id}}}]}}"#
-                    );
-                    out.text(buf);
-                }
+        if let Some(TradeFields { market, price, qty, side, trade_id, time_ns }) = happening.trade() {
+            if self.trades.contains(&market.id) {
+                let buf = &mut self.scratch;
+                buf.clear();
+                write_arg(buf, "trades", market);
+                let native = &market.native;
+                let ts = time_ns / 1_000_000;
+                let side = side.as_str();
+                let _ = write!(
+                    buf,
+                    r#","data":[{{"instId":"{native}","tradeId":"{trade_id}","px":"{price}","sz":"{qty}","side":"{side}","ts":"{ts}","count":"1","source":"0","seqId":{trade_id}}}]}}"#
+                );
+                out.text(buf);
             }
-            Happening::Book { market, update_id, bids, asks, time_ns } => {
-                let change = Change { update_id: *update_id, bids, asks, time_ns: *time_ns };
-                self.encode_book(market, &change, faults.bad_checksum, out);
-            }
-            Happening::Ticker { market, last, open, high, low, volume, quote_volume, bid, ask, time_ns } => {
-                if self.tickers.contains(&market.id) {
-                    let buf = &mut self.scratch;
-                    buf.clear();
-                    write_arg(buf, "tickers", market);
-                    let (inst_type, vol_ccy) = match market.kind {
-                        InstrumentKind::Spot => ("SPOT", quote_volume),
-                        // Contracts of one base unit: vol24h (contracts) = volCcy24h (base).
-                        InstrumentKind::Perpetual => ("SWAP", volume),
-                        InstrumentKind::Future(_) => ("FUTURES", volume),
-                    };
-                    let native = &market.native;
-                    let ts = time_ns / 1_000_000;
-                    let _ = write!(
-                        buf,
-                        r#","data":[{{"instType":"{inst_type}","instId":"{native}","last":"{last}","lastSz":"0","askPx":"{}","askSz":"{}","bidPx":"{}","bidSz":"{}","open24h":"{open}","high24h":"{high}","low24h":"{low}","volCcy24h":"{vol_ccy}","vol24h":"{volume}","sodUtc0":"{open}","sodUtc8":"{open}","ts":"{ts}"}}]}}"#,
-                        ask.price, ask.qty, bid.price, bid.qty
-                    );
-                    out.text(buf);
-                }
-            }
+        } else if let Some(change) = happening.book_change() {
+            self.encode_book(&change, faults.bad_checksum, out);
+        } else if let Happening::Ticker {
+            market,
+            last,
+            open,
+            high,
+            low,
+            volume,
+            quote_volume,
+            bid,
+            ask,
+            time_ns,
+        } = happening
+            && self.tickers.contains(&market.id)
+        {
+            let buf = &mut self.scratch;
+            buf.clear();
+            write_arg(buf, "tickers", market);
+            let (inst_type, vol_ccy) = match market.kind {
+                InstrumentKind::Spot => ("SPOT", quote_volume),
+                // Contracts of one base unit: vol24h (contracts) = volCcy24h (base).
+                InstrumentKind::Perpetual => ("SWAP", volume),
+                InstrumentKind::Future(_) => ("FUTURES", volume),
+            };
+            let native = &market.native;
+            let ts = time_ns / 1_000_000;
+            let _ = write!(
+                buf,
+                r#","data":[{{"instType":"{inst_type}","instId":"{native}","last":"{last}","lastSz":"0","askPx":"{}","askSz":"{}","bidPx":"{}","bidSz":"{}","open24h":"{open}","high24h":"{high}","low24h":"{low}","volCcy24h":"{vol_ccy}","vol24h":"{volume}","sodUtc0":"{open}","sodUtc8":"{open}","ts":"{ts}"}}]}}"#,
+                ask.price, ask.qty, bid.price, bid.qty
+            );
+            out.text(buf);
         }
     }
 
@@ -384,18 +392,10 @@ impl VenueSim for OkxSim {
     }
 }
 
-/// One book change, as the happening gave it.
-struct Change<'a> {
-    update_id: u64,
-    bids: &'a [Level],
-    asks: &'a [Level],
-    time_ns: u64,
-}
-
 /// Applies `change` keeping each level's latest text: [`SimBook::apply`] keeps the first key
 /// inserted for a price (`BTreeMap::insert`), so `"101.5"` after `"101.50"` would still print
 /// as `"101.50"` and the checksum would no longer be over the text as sent.
-fn apply_as_sent(book: &mut SimBook, change: &Change<'_>) {
+fn apply_as_sent(book: &mut SimBook, change: &BookChange<'_>) {
     for (side, levels) in [(&mut book.bids, change.bids), (&mut book.asks, change.asks)] {
         for level in levels {
             side.remove(&level.price);
@@ -430,7 +430,7 @@ fn write_books(
     market: &MarketRef,
     sub: &BookSub,
     time_ns: u64,
-    update: Option<(&Change<'_>, u64)>,
+    update: Option<(&BookChange<'_>, u64)>,
     bad_checksum: bool,
 ) {
     buf.clear();
