@@ -80,27 +80,38 @@ impl Happening {
         }
     }
 
-    /// The trade's fields, if it is a [`Happening::Trade`].
+    /// The happening by kind, with a trade's and a book change's fields as one value each:
+    /// encoders `match` on it, so a new kind of happening is a compile error in every one.
     #[must_use]
-    pub const fn trade(&self) -> Option<TradeFields<'_>> {
+    pub const fn view(&self) -> HappeningView<'_> {
         match self {
             &Self::Trade { ref market, price, qty, side, trade_id, time_ns } => {
-                Some(TradeFields { market, price, qty, side, trade_id, time_ns })
+                HappeningView::Trade(TradeFields { market, price, qty, side, trade_id, time_ns })
             }
-            Self::Book { .. } | Self::Ticker { .. } => None,
-        }
-    }
-
-    /// The change's fields, if it is a [`Happening::Book`].
-    #[must_use]
-    pub const fn book_change(&self) -> Option<BookChange<'_>> {
-        match self {
             &Self::Book { ref market, update_id, ref bids, ref asks, time_ns } => {
-                Some(BookChange { market, update_id, bids: bids.as_slice(), asks: asks.as_slice(), time_ns })
+                HappeningView::Book(BookChange {
+                    market,
+                    update_id,
+                    bids: bids.as_slice(),
+                    asks: asks.as_slice(),
+                    time_ns,
+                })
             }
-            Self::Trade { .. } | Self::Ticker { .. } => None,
+            Self::Ticker { .. } => HappeningView::Ticker,
         }
     }
+}
+
+/// A [`Happening`] by kind (see [`Happening::view`]); a ticker's many fields stay in the
+/// happening, which its writers read.
+#[derive(Debug, Clone, Copy)]
+pub enum HappeningView<'a> {
+    /// A trade.
+    Trade(TradeFields<'a>),
+    /// A book change.
+    Book(BookChange<'a>),
+    /// A ticker.
+    Ticker,
 }
 
 /// A [`Happening::Trade`] as one value: encoders hand a trade down through their writers, and a

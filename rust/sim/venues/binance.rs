@@ -31,8 +31,8 @@ use serde_json::Value;
 
 use crate::model::{Decimal, Level, MarketRef, Side, Venue};
 use crate::sim::protocol::{
-    BookChange, EncodeFaults, Happening, HeartbeatRules, Outbox, SimBook, SimContext, TradeFields, VenueSim,
-    Verdict,
+    BookChange, EncodeFaults, Happening, HappeningView, HeartbeatRules, Outbox, SimBook, SimContext,
+    TradeFields, VenueSim, Verdict,
 };
 
 /// Streams one connection may hold.
@@ -356,19 +356,23 @@ impl VenueSim for BinanceSim {
         let Some(Some(following)) = self.markets.get_mut(happening.market().id as usize) else { return };
         let scratch = &mut self.scratch;
         let combined = self.combined;
-        if let Some(trade) = happening.trade() {
-            following.last_trade_id = trade.trade_id;
-            if following.holds(Kind::Trade) {
-                scratch.clear();
-                encode_trade(scratch, combined, following, &trade);
-                out.text(scratch);
+        match happening.view() {
+            HappeningView::Trade(trade) => {
+                following.last_trade_id = trade.trade_id;
+                if following.holds(Kind::Trade) {
+                    scratch.clear();
+                    encode_trade(scratch, combined, following, &trade);
+                    out.text(scratch);
+                }
             }
-        } else if let Some(change) = happening.book_change() {
-            encode_book(scratch, combined, following, &change, out);
-        } else if following.holds(Kind::Ticker) {
-            scratch.clear();
-            encode_ticker(scratch, combined, following, happening);
-            out.text(scratch);
+            HappeningView::Book(change) => encode_book(scratch, combined, following, &change, out),
+            HappeningView::Ticker => {
+                if following.holds(Kind::Ticker) {
+                    scratch.clear();
+                    encode_ticker(scratch, combined, following, happening);
+                    out.text(scratch);
+                }
+            }
         }
     }
 

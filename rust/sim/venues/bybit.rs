@@ -36,8 +36,8 @@ use serde_json::value::RawValue;
 use super::change_fraction;
 use crate::model::{Decimal, InstrumentKind, Level, MarketRef, Side, Venue};
 use crate::sim::protocol::{
-    BookChange, EncodeFaults, Happening, HeartbeatRules, Outbox, SimBook, SimContext, TradeFields, VenueSim,
-    Verdict,
+    BookChange, EncodeFaults, Happening, HappeningView, HeartbeatRules, Outbox, SimBook, SimContext,
+    TradeFields, VenueSim, Verdict,
 };
 
 /// Bybit drops a connection that sees no ping-pong for this long.
@@ -191,47 +191,53 @@ impl VenueSim for BybitSim {
         let Ok(index) = usize::try_from(happening.market().id) else { return };
         let Some(Some(subs)) = self.markets.get_mut(index) else { return };
         let scratch = &mut self.scratch;
-        if let Some(trade) = happening.trade() {
-            let Some(tick) = subs.trades.as_mut() else { return };
-            write_trade(scratch, category, &subs.market, tick, &trade);
-            out.text(scratch);
-        } else if let Some(change) = happening.book_change() {
-            let BookChange { update_id, bids, asks, time_ns, .. } = change;
-            for sub in &mut subs.books {
-                if update_id <= sub.book.update_id {
-                    continue;
-                }
-                if sub.depth == 1 {
-                    sub.book.apply(update_id, bids, asks);
-                    let top = (sub.book.top_bids(1).next(), sub.book.top_asks(1).next());
-                    if top != sub.top {
-                        sub.top = top;
-                        write_book(scratch, category, &subs.market, sub, true, update_id, time_ns);
+        match happening.view() {
+            HappeningView::Trade(trade) => {
+                let Some(tick) = subs.trades.as_mut() else { return };
+                write_trade(scratch, category, &subs.market, tick, &trade);
+                out.text(scratch);
+            }
+            HappeningView::Book(change) => {
+                let BookChange { update_id, bids, asks, time_ns, .. } = change;
+                for sub in &mut subs.books {
+                    if update_id <= sub.book.update_id {
+                        continue;
+                    }
+                    if sub.depth == 1 {
+                        sub.book.apply(update_id, bids, asks);
+                        let top = (sub.book.top_bids(1).next(), sub.book.top_asks(1).next());
+                        if top != sub.top {
+                            sub.top = top;
+                            write_book(scratch, category, &subs.market, sub, true, update_id, time_ns);
+                            out.text(scratch);
+                        }
+                    } else {
+                        window_delta(
+                            sub,
+                            &change,
+                            &mut self.delta_bids,
+                            &mut self.delta_asks,
+                            &mut self.was_in_window,
+                        );
+                        write_delta(
+                            scratch,
+                            category,
+                            &subs.market,
+                            sub.depth,
+                            &change,
+                            &self.delta_bids,
+                            &self.delta_asks,
+                        );
                         out.text(scratch);
                     }
-                } else {
-                    window_delta(
-                        sub,
-                        &change,
-                        &mut self.delta_bids,
-                        &mut self.delta_asks,
-                        &mut self.was_in_window,
-                    );
-                    write_delta(
-                        scratch,
-                        category,
-                        &subs.market,
-                        sub.depth,
-                        &change,
-                        &self.delta_bids,
-                        &self.delta_asks,
-                    );
+                }
+            }
+            HappeningView::Ticker => {
+                if let Some(ticker) = subs.ticker.as_mut() {
+                    write_ticker(scratch, category, &subs.market, ticker, happening);
                     out.text(scratch);
                 }
             }
-        } else if let Some(ticker) = subs.ticker.as_mut() {
-            write_ticker(scratch, category, &subs.market, ticker, happening);
-            out.text(scratch);
         }
     }
 

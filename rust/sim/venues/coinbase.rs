@@ -33,8 +33,8 @@ use serde::Deserialize;
 use crate::model::time::{Fraction, write_rfc3339};
 use crate::model::{Decimal, Level, MarketRef, Side, Venue};
 use crate::sim::protocol::{
-    BookChange, EncodeFaults, Happening, HeartbeatRules, Outbox, SimBook, SimContext, TradeFields, VenueSim,
-    Verdict,
+    BookChange, EncodeFaults, Happening, HappeningView, HeartbeatRules, Outbox, SimBook, SimContext,
+    TradeFields, VenueSim, Verdict,
 };
 
 /// Unauthenticated messages Coinbase accepts from a client per second.
@@ -136,14 +136,18 @@ impl VenueSim for CoinbaseSim {
     }
 
     fn encode(&mut self, happening: &Happening, _faults: EncodeFaults, out: &mut Outbox) {
-        if let Some(trade) = happening.trade() {
-            if self.trades.contains_key(&trade.market.id) {
-                self.trade(&trade, out);
+        match happening.view() {
+            HappeningView::Trade(trade) => {
+                if self.trades.contains_key(&trade.market.id) {
+                    self.trade(&trade, out);
+                }
             }
-        } else if let Some(change) = happening.book_change() {
-            self.book_change(&change, out);
-        } else if self.tickers.contains_key(&happening.market().id) {
-            self.ticker(happening, out);
+            HappeningView::Book(change) => self.book_change(&change, out),
+            HappeningView::Ticker => {
+                if self.tickers.contains_key(&happening.market().id) {
+                    self.ticker(happening, out);
+                }
+            }
         }
     }
 

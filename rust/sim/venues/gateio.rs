@@ -33,8 +33,8 @@ use crate::book::SyncRule;
 use crate::model::{Decimal, Level, MarketRef, RegistryError, Side, SymbolSeparator, Venue, VenueTraits};
 use crate::sim::credentials::ApiKey;
 use crate::sim::protocol::{
-    BookChange, EncodeFaults, Happening, HeartbeatRules, Outbox, SimBook, SimContext, TradeFields, VenueSim,
-    Verdict,
+    BookChange, EncodeFaults, Happening, HappeningView, HeartbeatRules, Outbox, SimBook, SimContext,
+    TradeFields, VenueSim, Verdict,
 };
 
 /// The registered venue's name.
@@ -644,13 +644,15 @@ impl VenueSim for GateioSim {
     }
 
     fn encode(&mut self, happening: &Happening, _faults: EncodeFaults, out: &mut Outbox) {
-        if let Some(trade) = happening.trade() {
-            self.encode_trade(&trade, out);
-        } else if let Some(change) = happening.book_change() {
-            self.encode_book(&change, out);
-        } else if self.tickers.contains(&happening.market().id) {
-            write_ticker(&mut self.scratch, happening);
-            out.text(&self.scratch);
+        match happening.view() {
+            HappeningView::Trade(trade) => self.encode_trade(&trade, out),
+            HappeningView::Book(change) => self.encode_book(&change, out),
+            HappeningView::Ticker => {
+                if self.tickers.contains(&happening.market().id) {
+                    write_ticker(&mut self.scratch, happening);
+                    out.text(&self.scratch);
+                }
+            }
         }
     }
 

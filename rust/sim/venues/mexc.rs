@@ -45,8 +45,8 @@ use crate::proto::mexc::{
     PublicAggreDepthV3ApiItem, PublicAggreDepthsV3Api, PushDataV3ApiWrapper, TRADE_TYPE_BUY, TRADE_TYPE_SELL,
 };
 use crate::sim::protocol::{
-    BookChange, EncodeFaults, Happening, HeartbeatRules, Outbox, SimBook, SimContext, TradeFields, VenueSim,
-    Verdict,
+    BookChange, EncodeFaults, Happening, HappeningView, HeartbeatRules, Outbox, SimBook, SimContext,
+    TradeFields, VenueSim, Verdict,
 };
 
 /// Topics one connection may hold.
@@ -367,11 +367,11 @@ impl VenueSim for MexcSim {
     }
 
     fn encode(&mut self, happening: &Happening, _faults: EncodeFaults, out: &mut Outbox) {
-        // No topic served here carries the 24 h ticker, so tickers go nowhere.
-        if let Some(trade) = happening.trade() {
-            self.encode_trade(trade, out);
-        } else if let Some(change) = happening.book_change() {
-            self.encode_book(change, out);
+        match happening.view() {
+            HappeningView::Trade(trade) => self.encode_trade(trade, out),
+            HappeningView::Book(change) => self.encode_book(change, out),
+            // No topic served here carries the 24 h ticker.
+            HappeningView::Ticker => {}
         }
     }
 

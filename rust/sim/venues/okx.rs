@@ -26,8 +26,8 @@ use serde::Deserialize;
 
 use crate::model::{Channel, InstrumentKind, Level, MarketRef, Venue};
 use crate::sim::protocol::{
-    BookChange, EncodeFaults, Happening, HeartbeatRules, Outbox, SimBook, SimContext, TradeFields, VenueSim,
-    Verdict,
+    BookChange, EncodeFaults, Happening, HappeningView, HeartbeatRules, Outbox, SimBook, SimContext,
+    TradeFields, VenueSim, Verdict,
 };
 use crate::venues::okx::{CHECKSUM_DEPTH, channel_name, checksum};
 
@@ -337,53 +337,59 @@ impl VenueSim for OkxSim {
     }
 
     fn encode(&mut self, happening: &Happening, faults: EncodeFaults, out: &mut Outbox) {
-        if let Some(TradeFields { market, price, qty, side, trade_id, time_ns }) = happening.trade() {
-            if self.trades.contains(&market.id) {
-                let buf = &mut self.scratch;
-                buf.clear();
-                write_arg(buf, "trades", market);
-                let native = &market.native;
-                let ts = time_ns / 1_000_000;
-                let side = side.as_str();
-                let _ = write!(
-                    buf,
-                    r#","data":[{{"instId":"{native}","tradeId":"{trade_id}","px":"{price}","sz":"{qty}","side":"{side}","ts":"{ts}","count":"1","source":"0","seqId":{trade_id}}}]}}"#
-                );
-                out.text(buf);
+        match happening.view() {
+            HappeningView::Trade(TradeFields { market, price, qty, side, trade_id, time_ns }) => {
+                if self.trades.contains(&market.id) {
+                    let buf = &mut self.scratch;
+                    buf.clear();
+                    write_arg(buf, "trades", market);
+                    let native = &market.native;
+                    let ts = time_ns / 1_000_000;
+                    let side = side.as_str();
+                    let _ = write!(
+                        buf,
+                        r#","data":[{{"instId":"{native}","tradeId":"{trade_id}","px":"{price}","sz":"{qty}","side":"{side}","ts":"{ts}","count":"1","source":"0","seqId":{trade_id}}}]}}"#
+                    );
+                    out.text(buf);
+                }
             }
-        } else if let Some(change) = happening.book_change() {
-            self.encode_book(&change, faults.bad_checksum, out);
-        } else if let Happening::Ticker {
-            market,
-            last,
-            open,
-            high,
-            low,
-            volume,
-            quote_volume,
-            bid,
-            ask,
-            time_ns,
-        } = happening
-            && self.tickers.contains(&market.id)
-        {
-            let buf = &mut self.scratch;
-            buf.clear();
-            write_arg(buf, "tickers", market);
-            let (inst_type, vol_ccy) = match market.kind {
-                InstrumentKind::Spot => ("SPOT", quote_volume),
-                // Contracts of one base unit: vol24h (contracts) = volCcy24h (base).
-                InstrumentKind::Perpetual => ("SWAP", volume),
-                InstrumentKind::Future(_) => ("FUTURES", volume),
-            };
-            let native = &market.native;
-            let ts = time_ns / 1_000_000;
-            let _ = write!(
-                buf,
-                r#","data":[{{"instType":"{inst_type}","instId":"{native}","last":"{last}","lastSz":"0","askPx":"{}","askSz":"{}","bidPx":"{}","bidSz":"{}","open24h":"{open}","high24h":"{high}","low24h":"{low}","volCcy24h":"{vol_ccy}","vol24h":"{volume}","sodUtc0":"{open}","sodUtc8":"{open}","ts":"{ts}"}}]}}"#,
-                ask.price, ask.qty, bid.price, bid.qty
-            );
-            out.text(buf);
+            HappeningView::Book(change) => {
+                self.encode_book(&change, faults.bad_checksum, out);
+            }
+            HappeningView::Ticker => {
+                if let Happening::Ticker {
+                    market,
+                    last,
+                    open,
+                    high,
+                    low,
+                    volume,
+                    quote_volume,
+                    bid,
+                    ask,
+                    time_ns,
+                } = happening
+                    && self.tickers.contains(&market.id)
+                {
+                    let buf = &mut self.scratch;
+                    buf.clear();
+                    write_arg(buf, "tickers", market);
+                    let (inst_type, vol_ccy) = match market.kind {
+                        InstrumentKind::Spot => ("SPOT", quote_volume),
+                        // Contracts of one base unit: vol24h (contracts) = volCcy24h (base).
+                        InstrumentKind::Perpetual => ("SWAP", volume),
+                        InstrumentKind::Future(_) => ("FUTURES", volume),
+                    };
+                    let native = &market.native;
+                    let ts = time_ns / 1_000_000;
+                    let _ = write!(
+                        buf,
+                        r#","data":[{{"instType":"{inst_type}","instId":"{native}","last":"{last}","lastSz":"0","askPx":"{}","askSz":"{}","bidPx":"{}","bidSz":"{}","open24h":"{open}","high24h":"{high}","low24h":"{low}","volCcy24h":"{vol_ccy}","vol24h":"{volume}","sodUtc0":"{open}","sodUtc8":"{open}","ts":"{ts}"}}]}}"#,
+                        ask.price, ask.qty, bid.price, bid.qty
+                    );
+                    out.text(buf);
+                }
+            }
         }
     }
 
