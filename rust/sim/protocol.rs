@@ -79,6 +79,72 @@ impl Happening {
             Self::Trade { market, .. } | Self::Book { market, .. } | Self::Ticker { market, .. } => market,
         }
     }
+
+    /// The happening by kind, with a trade's and a book change's fields as one value each:
+    /// encoders `match` on it, so a new kind of happening is a compile error in every one.
+    #[must_use]
+    pub const fn view(&self) -> HappeningView<'_> {
+        match self {
+            &Self::Trade { ref market, price, qty, side, trade_id, time_ns } => {
+                HappeningView::Trade(TradeFields { market, price, qty, side, trade_id, time_ns })
+            }
+            &Self::Book { ref market, update_id, ref bids, ref asks, time_ns } => {
+                HappeningView::Book(BookChange {
+                    market,
+                    update_id,
+                    bids: bids.as_slice(),
+                    asks: asks.as_slice(),
+                    time_ns,
+                })
+            }
+            Self::Ticker { .. } => HappeningView::Ticker,
+        }
+    }
+}
+
+/// A [`Happening`] by kind (see [`Happening::view`]); a ticker's many fields stay in the
+/// happening, which its writers read.
+#[derive(Debug, Clone, Copy)]
+pub enum HappeningView<'a> {
+    /// A trade.
+    Trade(TradeFields<'a>),
+    /// A book change.
+    Book(BookChange<'a>),
+    /// A ticker.
+    Ticker,
+}
+
+/// A [`Happening::Trade`] as one value: encoders hand a trade down through their writers, and a
+/// variant's fields cannot be passed on together without it.
+#[derive(Debug, Clone, Copy)]
+pub struct TradeFields<'a> {
+    /// Where.
+    pub market: &'a MarketRef,
+    /// Price.
+    pub price: Decimal,
+    /// Quantity.
+    pub qty: Decimal,
+    /// The taker's side.
+    pub side: Side,
+    /// Per market, 1, 2, 3 … with no gaps.
+    pub trade_id: u64,
+    /// Unix time, ns.
+    pub time_ns: u64,
+}
+
+/// A [`Happening::Book`] as one value, for the same reason as [`TradeFields`].
+#[derive(Debug, Clone, Copy)]
+pub struct BookChange<'a> {
+    /// Where.
+    pub market: &'a MarketRef,
+    /// This change's number.
+    pub update_id: u64,
+    /// Changed bid levels (zero quantity deletes).
+    pub bids: &'a [Level],
+    /// Changed ask levels (zero quantity deletes).
+    pub asks: &'a [Level],
+    /// Unix time, ns.
+    pub time_ns: u64,
 }
 
 /// An L2 book as the engine keeps it: price → quantity per side, and the id of the last

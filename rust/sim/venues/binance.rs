@@ -31,7 +31,8 @@ use serde_json::Value;
 
 use crate::model::{Decimal, Level, MarketRef, Side, Venue};
 use crate::sim::protocol::{
-    EncodeFaults, Happening, HeartbeatRules, Outbox, SimBook, SimContext, VenueSim, Verdict,
+    BookChange, EncodeFaults, Happening, HappeningView, HeartbeatRules, Outbox, SimBook, SimContext,
+    TradeFields, VenueSim, Verdict,
 };
 
 /// Streams one connection may hold.
@@ -355,19 +356,17 @@ impl VenueSim for BinanceSim {
         let Some(Some(following)) = self.markets.get_mut(happening.market().id as usize) else { return };
         let scratch = &mut self.scratch;
         let combined = self.combined;
-        match happening {
-            Happening::Trade { price, qty, side, trade_id, time_ns, .. } => {
-                following.last_trade_id = *trade_id;
+        match happening.view() {
+            HappeningView::Trade(trade) => {
+                following.last_trade_id = trade.trade_id;
                 if following.holds(Kind::Trade) {
                     scratch.clear();
-                    encode_trade(scratch, combined, following, *price, *qty, *side, *trade_id, *time_ns);
+                    encode_trade(scratch, combined, following, &trade);
                     out.text(scratch);
                 }
             }
-            Happening::Book { update_id, bids, asks, time_ns, .. } => {
-                encode_book(scratch, combined, following, *update_id, bids, asks, *time_ns, out);
-            }
-            Happening::Ticker { .. } => {
+            HappeningView::Book(change) => encode_book(scratch, combined, following, &change, out),
+            HappeningView::Ticker => {
                 if following.holds(Kind::Ticker) {
                     scratch.clear();
                     encode_ticker(scratch, combined, following, happening);
@@ -447,17 +446,8 @@ fn write_levels(scratch: &mut Vec<u8>, levels: impl IntoIterator<Item = Level>) 
     scratch.push(b']');
 }
 
-#[expect(clippy::too_many_arguments, reason = "the trade's fields, unpacked once by the caller")]
-fn encode_trade(
-    scratch: &mut Vec<u8>,
-    combined: bool,
-    following: &Following,
-    price: Decimal,
-    qty: Decimal,
-    side: Side,
-    trade_id: u64,
-    time_ns: u64,
-) {
+fn encode_trade(scratch: &mut Vec<u8>, combined: bool, following: &Following, trade: &TradeFields<'_>) {
+    let TradeFields { price, qty, side, trade_id, time_ns, .. } = *trade;
     let millis = time_ns / 1_000_000;
     open_envelope(scratch, combined, &following.lower, "trade");
     let _ = write!(
@@ -471,17 +461,14 @@ fn encode_trade(
 
 /// Applies one book change to the client's replica and sends its `depthUpdate` (per depth
 /// stream held) and, if the best bid or ask changed, its `bookTicker`.
-#[expect(clippy::too_many_arguments, reason = "the change's fields, unpacked once by the caller")]
 fn encode_book(
     scratch: &mut Vec<u8>,
     combined: bool,
     following: &mut Following,
-    update_id: u64,
-    bids: &[Level],
-    asks: &[Level],
-    time_ns: u64,
+    change: &BookChange<'_>,
     out: &mut Outbox,
 ) {
+    let BookChange { update_id, bids, asks, time_ns, .. } = *change;
     let Some(replica) = following.replica.as_mut() else { return };
     if update_id <= replica.update_id {
         return;

@@ -36,7 +36,8 @@ use serde_json::value::RawValue;
 use super::change_fraction;
 use crate::model::{Decimal, InstrumentKind, Level, MarketRef, Side, Venue};
 use crate::sim::protocol::{
-    EncodeFaults, Happening, HeartbeatRules, Outbox, SimBook, SimContext, VenueSim, Verdict,
+    BookChange, EncodeFaults, Happening, HappeningView, HeartbeatRules, Outbox, SimBook, SimContext,
+    TradeFields, VenueSim, Verdict,
 };
 
 /// Bybit drops a connection that sees no ping-pong for this long.
@@ -190,31 +191,24 @@ impl VenueSim for BybitSim {
         let Ok(index) = usize::try_from(happening.market().id) else { return };
         let Some(Some(subs)) = self.markets.get_mut(index) else { return };
         let scratch = &mut self.scratch;
-        match happening {
-            Happening::Trade { price, qty, side, trade_id, time_ns, .. } => {
+        match happening.view() {
+            HappeningView::Trade(trade) => {
                 let Some(tick) = subs.trades.as_mut() else { return };
-                let trade = TradeOut {
-                    price: *price,
-                    qty: *qty,
-                    side: *side,
-                    trade_id: *trade_id,
-                    time_ns: *time_ns,
-                };
                 write_trade(scratch, category, &subs.market, tick, &trade);
                 out.text(scratch);
             }
-            Happening::Book { update_id, bids, asks, time_ns, .. } => {
+            HappeningView::Book(change) => {
+                let BookChange { update_id, bids, asks, time_ns, .. } = change;
                 for sub in &mut subs.books {
-                    if *update_id <= sub.book.update_id {
+                    if update_id <= sub.book.update_id {
                         continue;
                     }
-                    let change = BookChange { update_id: *update_id, bids, asks, time_ns: *time_ns };
                     if sub.depth == 1 {
-                        sub.book.apply(*update_id, bids, asks);
+                        sub.book.apply(update_id, bids, asks);
                         let top = (sub.book.top_bids(1).next(), sub.book.top_asks(1).next());
                         if top != sub.top {
                             sub.top = top;
-                            write_book(scratch, category, &subs.market, sub, true, *update_id, *time_ns);
+                            write_book(scratch, category, &subs.market, sub, true, update_id, time_ns);
                             out.text(scratch);
                         }
                     } else {
@@ -238,10 +232,11 @@ impl VenueSim for BybitSim {
                     }
                 }
             }
-            Happening::Ticker { .. } => {
-                let Some(ticker) = subs.ticker.as_mut() else { return };
-                write_ticker(scratch, category, &subs.market, ticker, happening);
-                out.text(scratch);
+            HappeningView::Ticker => {
+                if let Some(ticker) = subs.ticker.as_mut() {
+                    write_ticker(scratch, category, &subs.market, ticker, happening);
+                    out.text(scratch);
+                }
             }
         }
     }
@@ -408,27 +403,12 @@ fn resolve(topic: &str, category: Category, ctx: &dyn SimContext) -> Option<(Str
     Some((stream, MarketRef::clone(market)))
 }
 
-struct TradeOut {
-    price: Decimal,
-    qty: Decimal,
-    side: Side,
-    trade_id: u64,
-    time_ns: u64,
-}
-
-struct BookChange<'a> {
-    update_id: u64,
-    bids: &'a [Level],
-    asks: &'a [Level],
-    time_ns: u64,
-}
-
 fn write_trade(
     scratch: &mut Vec<u8>,
     category: Category,
     market: &MarketRef,
     tick: &mut TradeTick,
-    trade: &TradeOut,
+    trade: &TradeFields<'_>,
 ) {
     let direction = match tick.last_price.map(|last| trade.price.cmp(&last)) {
         Some(std::cmp::Ordering::Greater) | None => {

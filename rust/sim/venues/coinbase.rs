@@ -33,7 +33,8 @@ use serde::Deserialize;
 use crate::model::time::{Fraction, write_rfc3339};
 use crate::model::{Decimal, Level, MarketRef, Side, Venue};
 use crate::sim::protocol::{
-    EncodeFaults, Happening, HeartbeatRules, Outbox, SimBook, SimContext, VenueSim, Verdict,
+    BookChange, EncodeFaults, Happening, HappeningView, HeartbeatRules, Outbox, SimBook, SimContext,
+    TradeFields, VenueSim, Verdict,
 };
 
 /// Unauthenticated messages Coinbase accepts from a client per second.
@@ -135,17 +136,15 @@ impl VenueSim for CoinbaseSim {
     }
 
     fn encode(&mut self, happening: &Happening, _faults: EncodeFaults, out: &mut Outbox) {
-        match happening {
-            Happening::Trade { market, price, qty, side, trade_id, time_ns } => {
-                if self.trades.contains_key(&market.id) {
-                    self.trade(market, *price, *qty, *side, *trade_id, *time_ns, out);
+        match happening.view() {
+            HappeningView::Trade(trade) => {
+                if self.trades.contains_key(&trade.market.id) {
+                    self.trade(&trade, out);
                 }
             }
-            Happening::Book { market, update_id, bids, asks, time_ns } => {
-                self.book_change(market, *update_id, bids, asks, *time_ns, out);
-            }
-            Happening::Ticker { market, .. } => {
-                if self.tickers.contains_key(&market.id) {
+            HappeningView::Book(change) => self.book_change(&change, out),
+            HappeningView::Ticker => {
+                if self.tickers.contains_key(&happening.market().id) {
                     self.ticker(happening, out);
                 }
             }
@@ -279,17 +278,8 @@ impl CoinbaseSim {
         self.finish(out);
     }
 
-    #[expect(clippy::too_many_arguments, reason = "the fields of one trade happening")]
-    fn trade(
-        &mut self,
-        market: &MarketRef,
-        price: Decimal,
-        qty: Decimal,
-        side: Side,
-        trade_id: u64,
-        time_ns: u64,
-        out: &mut Outbox,
-    ) {
+    fn trade(&mut self, trade: &TradeFields<'_>, out: &mut Outbox) {
+        let TradeFields { market, price, qty, side, trade_id, time_ns } = *trade;
         // The wire names the maker's side, the other side of the taker's.
         let maker_side = match side {
             Side::Buy => "SELL",
@@ -329,15 +319,8 @@ impl CoinbaseSim {
         self.finish(out);
     }
 
-    fn book_change(
-        &mut self,
-        market: &MarketRef,
-        update_id: u64,
-        bids: &[Level],
-        asks: &[Level],
-        time_ns: u64,
-        out: &mut Outbox,
-    ) {
+    fn book_change(&mut self, change: &BookChange<'_>, out: &mut Outbox) {
+        let BookChange { market, update_id, bids, asks, time_ns } = *change;
         let Some((_, replica)) = self.books.get_mut(&market.id) else { return };
         if update_id <= replica.update_id {
             return;

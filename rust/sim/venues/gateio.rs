@@ -33,7 +33,8 @@ use crate::book::SyncRule;
 use crate::model::{Decimal, Level, MarketRef, RegistryError, Side, SymbolSeparator, Venue, VenueTraits};
 use crate::sim::credentials::ApiKey;
 use crate::sim::protocol::{
-    EncodeFaults, Happening, HeartbeatRules, Outbox, SimBook, SimContext, VenueSim, Verdict,
+    BookChange, EncodeFaults, Happening, HappeningView, HeartbeatRules, Outbox, SimBook, SimContext,
+    TradeFields, VenueSim, Verdict,
 };
 
 /// The registered venue's name.
@@ -469,7 +470,8 @@ impl GateioSim {
         }
     }
 
-    fn encode_book(&mut self, market: &MarketRef, change: &Change<'_>, out: &mut Outbox) {
+    fn encode_book(&mut self, change: &BookChange<'_>, out: &mut Outbox) {
+        let market = change.market;
         let Some(sub) = self.books.get_mut(&market.id) else { return };
         if change.update_id <= sub.book.update_id {
             return;
@@ -484,12 +486,12 @@ impl GateioSim {
             }
         }
         if let Some(level) = sub.level {
-            write_delta(&mut self.scratch, market, level, change);
+            write_delta(&mut self.scratch, level, change);
             out.text(&self.scratch);
         }
     }
 
-    fn encode_trade(&mut self, trade: &TradeView<'_>, out: &mut Outbox) {
+    fn encode_trade(&mut self, trade: &TradeFields<'_>, out: &mut Outbox) {
         let market = trade.market;
         if self.trades.contains(&market.id) {
             write_trade(&mut self.scratch, trade);
@@ -642,24 +644,11 @@ impl VenueSim for GateioSim {
     }
 
     fn encode(&mut self, happening: &Happening, _faults: EncodeFaults, out: &mut Outbox) {
-        match happening {
-            Happening::Trade { market, price, qty, side, trade_id, time_ns } => {
-                let trade = TradeView {
-                    market,
-                    price: *price,
-                    qty: *qty,
-                    side: *side,
-                    trade_id: *trade_id,
-                    time_ns: *time_ns,
-                };
-                self.encode_trade(&trade, out);
-            }
-            Happening::Book { market, update_id, bids, asks, time_ns } => {
-                let change = Change { update_id: *update_id, bids, asks, time_ns: *time_ns };
-                self.encode_book(market, &change, out);
-            }
-            Happening::Ticker { market, .. } => {
-                if self.tickers.contains(&market.id) {
+        match happening.view() {
+            HappeningView::Trade(trade) => self.encode_trade(&trade, out),
+            HappeningView::Book(change) => self.encode_book(&change, out),
+            HappeningView::Ticker => {
+                if self.tickers.contains(&happening.market().id) {
                     write_ticker(&mut self.scratch, happening);
                     out.text(&self.scratch);
                 }
@@ -675,24 +664,6 @@ impl VenueSim for GateioSim {
             || !self.user_trades.is_empty()
             || self.balances
     }
-}
-
-/// One trade, as the happening gave it.
-struct TradeView<'a> {
-    market: &'a MarketRef,
-    price: Decimal,
-    qty: Decimal,
-    side: Side,
-    trade_id: u64,
-    time_ns: u64,
-}
-
-/// One book change, as the happening gave it.
-struct Change<'a> {
-    update_id: u64,
-    bids: &'a [Level],
-    asks: &'a [Level],
-    time_ns: u64,
 }
 
 /// The account behind one connection's private channels.
@@ -766,7 +737,7 @@ impl Fill {
 
 impl Account {
     /// Fills the account's order in the trade's market (putting one if none is open).
-    fn fill(&mut self, trade: &TradeView<'_>) -> Option<Fill> {
+    fn fill(&mut self, trade: &TradeFields<'_>) -> Option<Fill> {
         let (base, quote) = trade.market.native.split_once('_')?;
         let opened = !self.open.contains_key(&trade.market.id);
         let order = if opened {
@@ -863,7 +834,7 @@ fn open_push(buf: &mut Vec<u8>, channel: &str, time_ns: u64) {
 
 /// Gate's `id` of a trade. Gate's counts trades of every market; per-market ids interleaved with
 /// the market's id keep it unique and rising within a market, which is all a client can rely on.
-fn gate_trade_id(trade: &TradeView<'_>) -> u64 {
+fn gate_trade_id(trade: &TradeFields<'_>) -> u64 {
     (trade.trade_id << 12) | u64::from(trade.market.id & 0xFFF)
 }
 
@@ -873,9 +844,9 @@ fn write_create_time(buf: &mut Vec<u8>, time_ns: u64) {
     let _ = write!(buf, r#""create_time":{},"create_time_ms":"{ms}.{sub_ms:04}""#, time_ns / 1_000_000_000);
 }
 
-fn write_trade(buf: &mut Vec<u8>, trade: &TradeView<'_>) {
+fn write_trade(buf: &mut Vec<u8>, trade: &TradeFields<'_>) {
     open_push(buf, "spot.trades", trade.time_ns);
-    let TradeView { market, price, qty, side, trade_id, time_ns } = trade;
+    let TradeFields { market, price, qty, side, trade_id, time_ns } = trade;
     let _ = write!(buf, r#"{{"id":{},"id_market":{trade_id},"#, gate_trade_id(trade));
     write_create_time(buf, *time_ns);
     let _ = write!(
@@ -887,7 +858,7 @@ fn write_trade(buf: &mut Vec<u8>, trade: &TradeView<'_>) {
 }
 
 /// The account's side of `trade`: always the maker, on its order's side, at its order's price.
-fn write_user_trade(buf: &mut Vec<u8>, trade: &TradeView<'_>, fill: &Fill) {
+fn write_user_trade(buf: &mut Vec<u8>, trade: &TradeFields<'_>, fill: &Fill) {
     open_push(buf, "spot.usertrades", trade.time_ns);
     let order = &fill.order;
     let _ = write!(
@@ -991,8 +962,8 @@ fn write_full(buf: &mut Vec<u8>, market: &MarketRef, sub: &BookSub, level: usize
     buf.extend_from_slice(b"}}");
 }
 
-fn write_delta(buf: &mut Vec<u8>, market: &MarketRef, level: usize, change: &Change<'_>) {
-    write_book_head(buf, market, level, false, (change.update_id, change.update_id), change.time_ns);
+fn write_delta(buf: &mut Vec<u8>, level: usize, change: &BookChange<'_>) {
+    write_book_head(buf, change.market, level, false, (change.update_id, change.update_id), change.time_ns);
     write_levels(buf, change.bids.iter().copied());
     buf.extend_from_slice(b",\"a\":");
     write_levels(buf, change.asks.iter().copied());

@@ -39,13 +39,14 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::binance::depth_snapshot;
-use crate::model::{Decimal, Level, MarketRef, Side, Venue};
+use crate::model::{Level, MarketRef, Side, Venue};
 use crate::proto::mexc::{
     Body, PublicAggreBookTickerV3Api, PublicAggreDealsV3Api, PublicAggreDealsV3ApiItem,
     PublicAggreDepthV3ApiItem, PublicAggreDepthsV3Api, PushDataV3ApiWrapper, TRADE_TYPE_BUY, TRADE_TYPE_SELL,
 };
 use crate::sim::protocol::{
-    EncodeFaults, Happening, HeartbeatRules, Outbox, SimBook, SimContext, VenueSim, Verdict,
+    BookChange, EncodeFaults, Happening, HappeningView, HeartbeatRules, Outbox, SimBook, SimContext,
+    TradeFields, VenueSim, Verdict,
 };
 
 /// Topics one connection may hold.
@@ -208,13 +209,14 @@ impl MexcSim {
         (id, result)
     }
 
-    fn encode_trade(&mut self, market_id: u32, trade: TradeFields, out: &mut Outbox) {
+    fn encode_trade(&mut self, trade: TradeFields<'_>, out: &mut Outbox) {
+        let market_id = trade.market.id;
         for topic in self.topics.iter().filter(|t| t.kind == Kind::Deals && t.market.id == market_id) {
             self.push.deals(topic, trade, out);
         }
     }
 
-    fn encode_book(&mut self, change: BookFields<'_>, out: &mut Outbox) {
+    fn encode_book(&mut self, change: BookChange<'_>, out: &mut Outbox) {
         let market_id = change.market.id;
         for topic in self.topics.iter().filter(|t| t.kind == Kind::Depth && t.market.id == market_id) {
             self.push.depths(topic, change, out);
@@ -239,26 +241,6 @@ impl MexcSim {
     }
 }
 
-/// A trade's fields, unpacked once.
-#[derive(Clone, Copy)]
-struct TradeFields {
-    price: Decimal,
-    qty: Decimal,
-    side: Side,
-    trade_id: u64,
-    time_ns: u64,
-}
-
-/// A book change's fields, unpacked once.
-#[derive(Clone, Copy)]
-struct BookFields<'a> {
-    market: &'a MarketRef,
-    update_id: u64,
-    bids: &'a [Level],
-    asks: &'a [Level],
-    time_ns: u64,
-}
-
 /// Writes pushes: one wrapper and one body of each kind, refilled in place, and the bytes.
 #[derive(Debug, Default)]
 struct PushEncoder {
@@ -270,7 +252,7 @@ struct PushEncoder {
 }
 
 impl PushEncoder {
-    fn deals(&mut self, topic: &Topic, trade: TradeFields, out: &mut Outbox) {
+    fn deals(&mut self, topic: &Topic, trade: TradeFields<'_>, out: &mut Outbox) {
         let deals = &mut self.deals;
         deals.deals.truncate(1);
         if deals.deals.is_empty() {
@@ -289,7 +271,7 @@ impl PushEncoder {
         }
     }
 
-    fn depths(&mut self, topic: &Topic, change: BookFields<'_>, out: &mut Outbox) {
+    fn depths(&mut self, topic: &Topic, change: BookChange<'_>, out: &mut Outbox) {
         let depths = &mut self.depths;
         fill(&mut depths.asks, change.asks);
         fill(&mut depths.bids, change.bids);
@@ -385,15 +367,11 @@ impl VenueSim for MexcSim {
     }
 
     fn encode(&mut self, happening: &Happening, _faults: EncodeFaults, out: &mut Outbox) {
-        match happening {
-            &Happening::Trade { ref market, price, qty, side, trade_id, time_ns } => {
-                self.encode_trade(market.id, TradeFields { price, qty, side, trade_id, time_ns }, out);
-            }
-            Happening::Book { market, update_id, bids, asks, time_ns } => {
-                let change = BookFields { market, update_id: *update_id, bids, asks, time_ns: *time_ns };
-                self.encode_book(change, out);
-            }
-            Happening::Ticker { .. } => {}
+        match happening.view() {
+            HappeningView::Trade(trade) => self.encode_trade(trade, out),
+            HappeningView::Book(change) => self.encode_book(change, out),
+            // No topic served here carries the 24 h ticker.
+            HappeningView::Ticker => {}
         }
     }
 

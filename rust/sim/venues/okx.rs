@@ -26,7 +26,8 @@ use serde::Deserialize;
 
 use crate::model::{Channel, InstrumentKind, Level, MarketRef, Venue};
 use crate::sim::protocol::{
-    EncodeFaults, Happening, HeartbeatRules, Outbox, SimBook, SimContext, VenueSim, Verdict,
+    BookChange, EncodeFaults, Happening, HappeningView, HeartbeatRules, Outbox, SimBook, SimContext,
+    TradeFields, VenueSim, Verdict,
 };
 use crate::venues::okx::{CHECKSUM_DEPTH, channel_name, checksum};
 
@@ -215,7 +216,8 @@ impl OkxSim {
         true
     }
 
-    fn encode_book(&mut self, market: &MarketRef, change: &Change<'_>, bad_checksum: bool, out: &mut Outbox) {
+    fn encode_book(&mut self, change: &BookChange<'_>, bad_checksum: bool, out: &mut Outbox) {
+        let market = change.market;
         let Some(sub) = self.books.get_mut(&market.id) else { return };
         if change.update_id <= sub.book.update_id {
             return;
@@ -335,8 +337,8 @@ impl VenueSim for OkxSim {
     }
 
     fn encode(&mut self, happening: &Happening, faults: EncodeFaults, out: &mut Outbox) {
-        match happening {
-            Happening::Trade { market, price, qty, side, trade_id, time_ns } => {
+        match happening.view() {
+            HappeningView::Trade(TradeFields { market, price, qty, side, trade_id, time_ns }) => {
                 if self.trades.contains(&market.id) {
                     let buf = &mut self.scratch;
                     buf.clear();
@@ -351,12 +353,24 @@ impl VenueSim for OkxSim {
                     out.text(buf);
                 }
             }
-            Happening::Book { market, update_id, bids, asks, time_ns } => {
-                let change = Change { update_id: *update_id, bids, asks, time_ns: *time_ns };
-                self.encode_book(market, &change, faults.bad_checksum, out);
+            HappeningView::Book(change) => {
+                self.encode_book(&change, faults.bad_checksum, out);
             }
-            Happening::Ticker { market, last, open, high, low, volume, quote_volume, bid, ask, time_ns } => {
-                if self.tickers.contains(&market.id) {
+            HappeningView::Ticker => {
+                if let Happening::Ticker {
+                    market,
+                    last,
+                    open,
+                    high,
+                    low,
+                    volume,
+                    quote_volume,
+                    bid,
+                    ask,
+                    time_ns,
+                } = happening
+                    && self.tickers.contains(&market.id)
+                {
                     let buf = &mut self.scratch;
                     buf.clear();
                     write_arg(buf, "tickers", market);
@@ -384,18 +398,10 @@ impl VenueSim for OkxSim {
     }
 }
 
-/// One book change, as the happening gave it.
-struct Change<'a> {
-    update_id: u64,
-    bids: &'a [Level],
-    asks: &'a [Level],
-    time_ns: u64,
-}
-
 /// Applies `change` keeping each level's latest text: [`SimBook::apply`] keeps the first key
 /// inserted for a price (`BTreeMap::insert`), so `"101.5"` after `"101.50"` would still print
 /// as `"101.50"` and the checksum would no longer be over the text as sent.
-fn apply_as_sent(book: &mut SimBook, change: &Change<'_>) {
+fn apply_as_sent(book: &mut SimBook, change: &BookChange<'_>) {
     for (side, levels) in [(&mut book.bids, change.bids), (&mut book.asks, change.asks)] {
         for level in levels {
             side.remove(&level.price);
@@ -430,7 +436,7 @@ fn write_books(
     market: &MarketRef,
     sub: &BookSub,
     time_ns: u64,
-    update: Option<(&Change<'_>, u64)>,
+    update: Option<(&BookChange<'_>, u64)>,
     bad_checksum: bool,
 ) {
     buf.clear();
