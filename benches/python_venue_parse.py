@@ -36,11 +36,16 @@ def main() -> None:
     def parse_batch() -> object:
         return venue.parse_batch(batch, now, print)
 
+    def trade_only() -> object:
+        return tickwire.Trade(venue.name, "BTC/USDT", "60000.01000000", "0.50000000", "sell", "12345", 1, now)
+
     n = 200_000
     one = min(timeit.repeat(parse_one, number=n, repeat=5)) / n * 1e6
     per_batch = min(timeit.repeat(parse_batch, number=50, repeat=5)) / (50 * len(batch)) * 1e6
+    trade = min(timeit.repeat(trade_only, number=n, repeat=5)) / n * 1e6
     print(f"parse, one frame:          {one:.3f} µs")
     print(f"parse_batch, per frame:    {per_batch:.3f} µs  (what the feed calls, once per batch)")
+    print(f"of which tickwire.Trade(): {trade:.3f} µs  (the normalized, exact-decimal event)")
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@
 Requests and answers are JSON text (``SUBSCRIPTION``/``UNSUBSCRIPTION`` of topics, ``PING``;
 answers ``{"id": 0, "code": 0, "msg": …}`` carry no request id, so they answer in order); the
 market data comes as binary protobuf pushes, decoded in Rust by
-``tickwire._core.MexcPushDecoder`` (measured: 0.35 µs a frame to a finished ``Trade``, against
-1.67 µs through Python's ``protobuf``). Topics: ``spot@public.aggre.deals.v3.api.pb@100ms@SYM``
+``tickwire._core.MexcPushDecoder`` (``benches/mexc_decode.py``: 0.40 µs a frame to a finished
+``Trade``, against 1.75 µs through Python's ``protobuf``). Topics: ``spot@public.aggre.deals.v3.api.pb@100ms@SYM``
 (trades), ``…aggre.depth…`` (book deltas with ``fromVersion``/``toVersion``),
 ``…aggre.bookTicker…`` (best bid/offer). Books start from the REST snapshot
 (``GET /api/v3/depth``) by Binance's procedure — the ``rest_snapshot`` rule, checked in Rust. At
